@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+// mmlab — a user-space laboratory for Linux-style page migration.
+import PackageDescription
+
+let package = Package(
+    name: "mmlab",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mmlab", targets: ["mmlab"]),
+        .library(name: "MMScenario", targets: ["MMScenario"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Thread-local scheduler slot, CPU pinning, futex-free helpers the Swift side lacks.
+        .target(name: "CMMSupport"),
+        // The scheduling interface and the model's locks (loom-style: real in normal runs,
+        // explorer-controlled in exploration).
+        .target(name: "MMSync", dependencies: ["CMMSupport"]),
+        // Linux: mm/page_alloc.c, include/linux/mm_types.h, mm/filemap.c (page lock), mm/swap.c (LRU)
+        .target(name: "MMPhysical", dependencies: ["MMSync", "CMMSupport"]),
+        // Linux: mm/memory.c, mm/mmap.c, mm/mremap.c, kernel/fork.c, mm/rmap.c
+        .target(name: "MMSpace", dependencies: ["MMPhysical", "MMSync"]),
+        // Linux: mm/migrate.c, mm/mempolicy.c
+        .target(name: "MMMigrate", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
+        // Invariant checker (DESIGN §1.8)
+        .target(name: "MMCheck", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
+        // Deterministic interleaving explorer (DESIGN §1.9)
+        .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
+        // Scenario files: parser and runner (DESIGN §3)
+        .target(name: "MMScenario", dependencies: ["MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
+        .executableTarget(name: "mmlab", dependencies: [
+            "MMScenario", "MMExplore", "MMCheck", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "MMSyncTests", dependencies: ["MMSync"]),
+        .testTarget(name: "MMPhysicalTests", dependencies: ["MMPhysical", "MMSync"]),
+        .testTarget(name: "MMSpaceTests", dependencies: ["MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
+        .testTarget(name: "MMMigrateTests", dependencies: ["MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
+        .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
+        .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,24 @@
+// C helpers the Swift side cannot express directly: a thread-local slot for the
+// exploration scheduler (one TLS load on every hook, no lock), CPU pinning, and mmap.
+#ifndef CMMSUPPORT_H
+#define CMMSUPPORT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// The scheduler context of the calling model thread, or NULL in normal (real-thread) runs.
+void *mm_sched_get(void);
+void mm_sched_set(void *ctx);
+
+/// Pins the calling thread to one CPU; returns 0 or an errno.
+int mm_pin_to_cpu(int cpu);
+
+/// Anonymous private mapping of `bytes`, zero-filled; `populate` pre-faults it.
+/// Returns NULL on failure.
+void *mm_map_anon(size_t bytes, int populate);
+void mm_unmap(void *p, size_t bytes);
+
+/// Resident set size of this process in bytes (from /proc/self/statm), or 0.
+uint64_t mm_rss_bytes(void);
+/// Monotonic clock in nanoseconds.
+uint64_t mm_now_ns(void);
+#endif

@@ -1,0 +1,130 @@
+// The one scheduling interface of the model (DESIGN §1.9).
+//
+// Every lock, wait, thread start and marked yield point of mmlab goes through `Sched`.
+// In a normal run no scheduler is installed on the calling thread: each hook is one
+// thread-local load and a branch, and the primitives are plain pthread locks and
+// condition variables. Under exploration each model thread carries a `ModelScheduler`
+// in its thread-local slot; only one model thread runs at a time and the scheduler
+// decides, at every hook, which runs next. The mm code reads the same in both modes.
+
+import CMMSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a blocked model thread waits for. Waking a channel makes every thread blocked
+/// on it runnable again; each re-checks its condition (like a futex or a wait queue).
+public struct WaitChannel: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: UInt8, Sendable { case lock, rwlock, page, writeback, thread, other }
+    public let kind: Kind
+    public let id: UInt64
+    public init(_ kind: Kind, _ id: UInt64) { self.kind = kind; self.id = id }
+    public var description: String {
+        switch kind {
+        case .lock: return "lock#\(id % 100_000)"
+        case .rwlock: return "rwlock#\(id % 100_000)"
+        case .page: return "page lock of pfn \(id)"
+        case .writeback: return "writeback of pfn \(id)"
+        case .thread: return "thread \(id)"
+        case .other: return "channel \(id)"
+        }
+    }
+}
+
+/// The contract an exploration scheduler implements. All calls come from the model
+/// thread that is currently running; the scheduler may park it and run another before
+/// returning. Implementations live in MMExplore (one file per strategy behind them).
+public protocol ModelScheduler: AnyObject, Sendable {
+    /// A point where the running thread may be preempted. `what` describes the step
+    /// about to happen, for the trace; it is evaluated only if the scheduler wants it.
+    func schedulePoint(_ what: () -> String)
+    /// The running thread cannot go on until `channel` is woken: it stops being
+    /// runnable, another thread runs. Returns once woken and chosen again.
+    func block(on channel: WaitChannel, _ what: () -> String)
+    /// Makes every thread blocked on `channel` runnable. Not a scheduling point.
+    func wake(_ channel: WaitChannel)
+    /// Records an event in the readable trace without a scheduling decision.
+    func note(_ what: () -> String)
+    /// Starts `body` as a new model thread (not yet running) and returns its id.
+    func spawn(name: String, body: @escaping @Sendable () -> Void) -> Int
+    /// Blocks the running thread until every thread in `ids` has finished.
+    func join(_ ids: [Int])
+}
+
+/// Per-thread handle stored in the C thread-local slot.
+public final class SchedulerContext: @unchecked Sendable {
+    public let scheduler: any ModelScheduler
+    public let threadID: Int
+    public init(scheduler: any ModelScheduler, threadID: Int) {
+        self.scheduler = scheduler
+        self.threadID = threadID
+    }
+}
+
+/// Entry points the model calls. All are no-ops (or plain OS calls) in normal runs.
+public enum Sched {
+    /// The calling thread's scheduler, or nil in a normal run.
+    @inline(__always)
+    public static var current: (any ModelScheduler)? {
+        guard let raw = mm_sched_get() else { return nil }
+        return Unmanaged<SchedulerContext>.fromOpaque(raw).takeUnretainedValue().scheduler
+    }
+
+    /// True when the calling thread runs under an exploration scheduler.
+    @inline(__always)
+    public static var isExploring: Bool { mm_sched_get() != nil }
+
+    /// Installs (or, with nil, removes) the calling thread's scheduler context. The
+    /// context must stay alive while installed: the caller keeps the reference.
+    public static func install(_ context: SchedulerContext?) {
+        if let context {
+            mm_sched_set(Unmanaged.passUnretained(context).toOpaque())
+        } else {
+            mm_sched_set(nil)
+        }
+    }
+
+    /// A marked yield point: the place of a race window in the model.
+    @inline(__always)
+    public static func point(_ what: @autoclosure () -> String) {
+        if let s = current { s.schedulePoint(what) }
+    }
+
+    /// A trace note (no scheduling decision). Free in normal runs.
+    @inline(__always)
+    public static func note(_ what: @autoclosure () -> String) {
+        if let s = current { s.note(what) }
+    }
+}
+
+/// Model threads: real pthreads in normal runs, scheduler-owned threads in exploration.
+public enum ModelThreads {
+    /// Runs every body concurrently as a model thread and returns when all are done.
+    public static func runConcurrently(_ threads: [(name: String, body: @Sendable () -> Void)]) {
+        if let s = Sched.current {
+            let ids = threads.map { s.spawn(name: $0.name, body: $0.body) }
+            s.join(ids)
+            return
+        }
+        var handles: [pthread_t] = []
+        handles.reserveCapacity(threads.count)
+        for t in threads {
+            let box = Unmanaged.passRetained(ThreadBody(t.body))
+            var handle = pthread_t()
+            let rc = pthread_create(&handle, nil, { raw in
+                let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
+                body.run()
+                return nil
+            }, box.toOpaque())
+            precondition(rc == 0, "pthread_create failed: \(rc)")
+            handles.append(handle)
+        }
+        for h in handles { pthread_join(h, nil) }
+    }
+}
+
+/// A heap box carrying a closure into pthread_create.
+public final class ThreadBody: @unchecked Sendable {
+    public let run: @Sendable () -> Void
+    public init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}

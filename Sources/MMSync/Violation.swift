@@ -1,0 +1,38 @@
+// The vocabulary every layer uses to report a broken invariant. Kinds are the names of
+// the scenario contract (DESIGN §3); the checker, the rmap layer (use-after-free on a
+// stale anon_vma reference) and the explorer (deadlock) all produce them.
+
+/// One broken invariant, with a one-line reason naming the object.
+public struct Violation: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable {
+        case useAfterFree = "use-after-free"
+        case leak
+        case lostWrite = "lost-write"
+        case mapcount
+        case refcount
+        case staleMigrationEntry = "stale-migration-entry"
+        case deadlock
+        case accounting
+    }
+    public let kind: Kind
+    public let message: String
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+/// A thread-safe, append-only list of violations found while the model runs (as
+/// opposed to those the checker finds at a quiet point).
+public final class ViolationLog: @unchecked Sendable {
+    private let lock = PlainLock()
+    private var items: [Violation] = []
+    public init() {}
+    public func report(_ v: Violation) {
+        Sched.note("VIOLATION \(v)")
+        lock.withLock { items.append(v) }
+    }
+    public var all: [Violation] { lock.withLock { items } }
+    public var isEmpty: Bool { lock.withLock { items.isEmpty } }
+}
