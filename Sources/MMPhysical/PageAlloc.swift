@@ -1,0 +1,235 @@
+// The buddy allocator (Linux: mm/page_alloc.c). One zone per node; free lists per
+// order (0…10) and migratetype; blocks split on allocation (expand) and merge with
+// their buddy on free; an allocation whose migratetype lists are empty steals from a
+// fallback type and may claim the whole pageblock — which is what fragments memory.
+//
+// Locking: `Zone.lock` protects the free lists, the pageblock migratetypes and the
+// free counters. Descriptor link fields of free pages belong to the zone lock.
+
+import MMSync
+
+/// A memory zone: a contiguous PFN range of one node (Linux: struct zone).
+public final class Zone: @unchecked Sendable {
+    public let node: Int
+    public let startPFN: PFN
+    public let pages: Int
+    /// Linux: zone->lock.
+    public let lock = ModelMutex("zone")
+    let d: PageDescriptors
+    private var freeLists: [PageList]            // [order * 4 + migratetype]
+    private var pageblockTypes: [UInt8]
+    /// Free base pages in this zone (Linux: NR_FREE_PAGES). Under `lock`.
+    public private(set) var nrFree: Int = 0
+    let vmstat: VMStat
+
+    init(node: Int, startPFN: PFN, pages: Int, descriptors: PageDescriptors, vmstat: VMStat) {
+        precondition(pages % (1 << maxOrder) == 0, "zone size must be a multiple of 4 MiB")
+        self.node = node
+        self.startPFN = startPFN
+        self.pages = pages
+        d = descriptors
+        self.vmstat = vmstat
+        freeLists = Array(repeating: PageList(), count: (maxOrder + 1) * 4)
+        pageblockTypes = Array(repeating: UInt8(MigrateType.movable.rawValue), count: pages / pageblockPages)
+    }
+
+    public var endPFN: PFN { startPFN + PFN(pages) }
+    public func contains(_ pfn: PFN) -> Bool { pfn >= startPFN && pfn < endPFN }
+
+    @inline(__always) private func listIndex(_ order: Int, _ mt: MigrateType) -> Int { order * 4 + mt.rawValue }
+
+    // MARK: pageblocks
+
+    /// Linux: get_pageblock_migratetype(). Caller holds `lock` or accepts a racy read.
+    public func pageblockType(of pfn: PFN) -> MigrateType {
+        MigrateType(rawValue: Int(pageblockTypes[Int(pfn - startPFN) >> pageblockOrder]))!
+    }
+
+    /// Linux: set_pageblock_migratetype(). Caller holds `lock`.
+    public func setPageblockTypeLocked(_ pfn: PFN, _ mt: MigrateType) {
+        pageblockTypes[Int(pfn - startPFN) >> pageblockOrder] = UInt8(mt.rawValue)
+    }
+
+    // MARK: free lists (caller holds lock)
+
+    private func addFree(_ pfn: PFN, order: Int, _ mt: MigrateType) {
+        d.storeFlags(pfn, PageFlag.buddy | (UInt32(order) << PageFlag.orderShift) | (UInt32(mt.rawValue) << PageFlag.mtShift))
+        freeLists[listIndex(order, mt)].pushFront(pfn, d)
+    }
+
+    private func removeFree(_ pfn: PFN) {
+        let order = d.buddyOrder(pfn), mt = d.buddyMigrateType(pfn)
+        freeLists[listIndex(order, mt)].remove(pfn, d)
+        d.storeFlags(pfn, 0)
+    }
+
+    /// Free blocks of each order, all migratetypes (a /proc/buddyinfo row).
+    public func freeBlockCounts() -> [Int] {
+        lock.withLock {
+            (0...maxOrder).map { o in MigrateType.allCases.reduce(0) { $0 + freeLists[listIndex(o, $1)].count } }
+        }
+    }
+
+    /// Free blocks per order of one migratetype (a /proc/pagetypeinfo row).
+    public func freeBlockCounts(_ mt: MigrateType) -> [Int] {
+        lock.withLock { (0...maxOrder).map { freeLists[listIndex($0, mt)].count } }
+    }
+
+    // MARK: free
+
+    /// Returns a block to the allocator, merging with free buddies (Linux: __free_one_page).
+    /// The block's pages must have no references and no mappings.
+    public func freePages(_ pfn: PFN, order: Int) {
+        lock.withLock { freePagesLocked(pfn, order: order) }
+        vmstat.add(.pgfree, Int64(1 << order))
+    }
+
+    func freePagesLocked(_ start: PFN, order startOrder: Int) {
+        precondition(contains(start), "free of pfn \(start) outside zone \(node)")
+        precondition(Int(start - startPFN) & ((1 << startOrder) - 1) == 0, "unaligned free of pfn \(start) order \(startOrder)")
+        let mt = pageblockType(of: start)
+        var pfn = start, order = startOrder
+        nrFree += 1 << startOrder
+        while order < maxOrder {
+            let rel = Int(pfn - startPFN)
+            let buddy = startPFN + PFN(rel ^ (1 << order))
+            let bf = d.flags(buddy)
+            guard bf & PageFlag.buddy != 0, d.buddyOrder(buddy) == order else { break }
+            // Linux keeps isolated pageblocks from merging with others.
+            let bmt = d.buddyMigrateType(buddy)
+            if (bmt == .isolate) != (mt == .isolate) { break }
+            removeFree(buddy)
+            pfn = min(pfn, buddy)
+            order += 1
+        }
+        addFree(pfn, order: order, order >= pageblockOrder ? pageblockType(of: pfn) : mt)
+    }
+
+    // MARK: allocate
+
+    /// Allocates a block of 2^order pages of migratetype `mt` (Linux: rmqueue →
+    /// __rmqueue_smallest, then __rmqueue_fallback). The head page comes back with
+    /// refcount 1 and no flags; nil when the zone has no suitable block.
+    public func allocPages(order: Int, _ mt: MigrateType) -> PFN? {
+        let pfn: PFN? = lock.withLock {
+            if let p = takeSmallest(order, mt) { return p }
+            guard stealFallback(order, mt) else { return nil }
+            return takeSmallest(order, mt)
+        }
+        guard let pfn else { return nil }
+        for i in 0..<(1 << order) {
+            d.setRefcount(pfn + PFN(i), i == 0 ? 1 : 0)
+        }
+        vmstat.add(.pgalloc, Int64(1 << order))
+        return pfn
+    }
+
+    /// Takes one specific free page out of the allocator (Linux: take_page_off_buddy):
+    /// used to grab a migration target at a chosen place. Caller must hold no zone lock.
+    public func takeFreePage(_ target: PFN) -> Bool {
+        let ok: Bool = lock.withLock {
+            // Find the free block containing target.
+            for order in 0...maxOrder {
+                let head = startPFN + PFN(Int(target - startPFN) & ~((1 << order) - 1))
+                let f = d.flags(head)
+                if f & PageFlag.buddy != 0 && d.buddyOrder(head) == order {
+                    let mt = d.buddyMigrateType(head)
+                    removeFree(head)
+                    nrFree -= 1 << order
+                    // Give back every part except the target page.
+                    var lo = head, o = order
+                    while o > 0 {
+                        o -= 1
+                        let half = lo + PFN(1 << o)
+                        if target >= half { addFree(lo, order: o, mt); lo = half } else { addFree(half, order: o, mt) }
+                        nrFree += 1 << o
+                    }
+                    return true
+                }
+            }
+            return false
+        }
+        if ok { d.setRefcount(target, 1); vmstat.add(.pgalloc) }
+        return ok
+    }
+
+    private func takeSmallest(_ order: Int, _ mt: MigrateType) -> PFN? {
+        for o in order...maxOrder {
+            guard let pfn = freeLists[listIndex(o, mt)].popFront(d) else { continue }
+            d.storeFlags(pfn, 0)
+            nrFree -= 1 << o
+            // Linux: expand() — give back the upper halves.
+            var size = 1 << o, cur = o
+            while cur > order {
+                cur -= 1
+                size >>= 1
+                addFree(pfn + PFN(size), order: cur, mt)
+                nrFree += size
+            }
+            return pfn
+        }
+        return nil
+    }
+
+    /// Linux: __rmqueue_fallback. Takes the largest free block of a fallback type; when
+    /// it is big (≥ half a pageblock) or the request is not movable, the whole pageblock
+    /// changes type and its free pages move to the requester's lists (steal_suitable_fallback).
+    private func stealFallback(_ order: Int, _ mt: MigrateType) -> Bool {
+        guard mt != .isolate else { return false }
+        for o in stride(from: maxOrder, through: order, by: -1) {
+            for fb in mt.fallbacks {
+                let head = freeLists[listIndex(o, fb)].head
+                guard head != noPFN else { continue }
+                if o >= pageblockOrder / 2 || mt != .movable {
+                    claimPageblocks(containing: head, order: o, to: mt)
+                } else {
+                    removeFree(head)
+                    addFree(head, order: o, mt)
+                }
+                return true
+            }
+        }
+        return false
+    }
+
+    private func claimPageblocks(containing pfn: PFN, order: Int, to mt: MigrateType) {
+        let blockStart = startPFN + PFN(Int(pfn - startPFN) & ~(pageblockPages - 1))
+        let span = max(1 << order, pageblockPages)
+        for b in stride(from: Int(blockStart), to: Int(blockStart) + span, by: pageblockPages) {
+            setPageblockTypeLocked(PFN(b), mt)
+        }
+        // Move the free blocks inside the range to the new type's lists.
+        var p = Int(blockStart)
+        while p < Int(blockStart) + span {
+            let f = d.flags(PFN(p))
+            if f & PageFlag.buddy != 0 {
+                let o = d.buddyOrder(PFN(p))
+                if d.buddyMigrateType(PFN(p)) != .isolate {
+                    removeFree(PFN(p))
+                    addFree(PFN(p), order: o, mt)
+                }
+                p += 1 << o
+            } else {
+                p += 1
+            }
+        }
+    }
+
+    /// Moves every free block in [start, end) to the free lists of `mt` and marks the
+    /// pageblocks (Linux: move_freepages_block, used by page isolation). Under lock.
+    public func moveFreePagesLocked(from start: PFN, to end: PFN, _ mt: MigrateType) {
+        var b = start
+        while b < end { setPageblockTypeLocked(b, mt); b += PFN(pageblockPages) }
+        var p = start
+        while p < end {
+            if d.flags(p) & PageFlag.buddy != 0 {
+                let o = d.buddyOrder(p)
+                removeFree(p)
+                addFree(p, order: o, mt)
+                p += PFN(1 << o)
+            } else {
+                p += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+// Page descriptors (Linux: struct page in include/linux/mm_types.h, mem_map): one per
+// frame, stored as parallel compact arrays indexed by PFN rather than one object per
+// page, so that tens of millions of frames fit and hot paths touch only the fields they
+// need. 32 bytes per page (Linux's struct page is 64).
+
+import CMMSupport
+import MMSync
+import Synchronization
+
+/// A page frame number: the index of a 4 KiB frame in the machine.
+public typealias PFN = UInt32
+
+/// Sentinel "no page" for list links.
+public let noPFN: PFN = .max
+
+public let pageShift = 12
+public let pageSize = 1 << pageShift
+/// Pageblock order (Linux: pageblock_order = 9 on x86-64: 2 MiB).
+public let pageblockOrder = 9
+public let pageblockPages = 1 << pageblockOrder
+/// Largest buddy order (Linux: MAX_PAGE_ORDER = 10: 4 MiB blocks).
+public let maxOrder = 10
+
+/// Page flag bits (Linux: enum pageflags). Stored with the buddy order and free-list
+/// migratetype in one atomic 32-bit word.
+public enum PageFlag {
+    public static let locked: UInt32 = 1 << 0
+    /// Someone sleeps on this page's lock or writeback (Linux: PG_waiters).
+    public static let waiters: UInt32 = 1 << 1
+    public static let lru: UInt32 = 1 << 2
+    public static let isolated: UInt32 = 1 << 3
+    public static let writeback: UInt32 = 1 << 4
+    public static let dirty: UInt32 = 1 << 5
+    /// Free and owned by the buddy allocator (Linux: PageBuddy).
+    public static let buddy: UInt32 = 1 << 6
+    public static let reserved: UInt32 = 1 << 7
+    /// An unmovable kernel allocation (Linux: PG_slab and friends).
+    public static let unmovable: UInt32 = 1 << 8
+    /// page->mapping points at an anon_vma (Linux: PAGE_MAPPING_ANON).
+    public static let anon: UInt32 = 1 << 9
+    /// A fresh frame handed out as a migration target, not yet mapped.
+    public static let migrationTarget: UInt32 = 1 << 10
+    /// Bits that migration copies from the old page to the new one.
+    public static let migrateCopyMask: UInt32 = dirty | anon
+
+    static let orderShift: UInt32 = 24
+    static let orderMask: UInt32 = 0xF << 24
+    static let mtShift: UInt32 = 28
+    static let mtMask: UInt32 = 0x7 << 28
+
+    /// Human-readable flag names, for traces and checker messages.
+    public static func describe(_ f: UInt32) -> String {
+        let names: [(UInt32, String)] = [
+            (locked, "locked"), (waiters, "waiters"), (lru, "lru"), (isolated, "isolated"),
+            (writeback, "writeback"), (dirty, "dirty"), (buddy, "buddy"), (reserved, "reserved"),
+            (unmovable, "unmovable"), (anon, "anon"), (migrationTarget, "target"),
+        ]
+        return names.filter { f & $0.0 != 0 }.map(\.1).joined(separator: "|")
+    }
+}
+
+/// Migratetypes of pageblocks and free lists (Linux: enum migratetype).
+public enum MigrateType: Int, CaseIterable, Sendable {
+    case unmovable = 0, movable = 1, reclaimable = 2, isolate = 3
+    public static let allocatable: [MigrateType] = [.unmovable, .movable, .reclaimable]
+    /// Linux: fallbacks[] in page_alloc.c — where an allocation steals from when its own
+    /// lists are empty.
+    public var fallbacks: [MigrateType] {
+        switch self {
+        case .unmovable: return [.reclaimable, .movable]
+        case .movable: return [.reclaimable, .unmovable]
+        case .reclaimable: return [.unmovable, .movable]
+        case .isolate: return []
+        }
+    }
+}
+
+/// The page descriptor arrays. A value type over raw storage owned by `PhysicalMemory`
+/// (which unmaps it); copies share the same storage. Every field is atomic so that racy
+/// readers (rmap walks, the checker, compaction scanners) are well defined; writers still
+/// follow the locking rules in docs/ARCHITECTURE.md.
+public struct PageDescriptors: @unchecked Sendable {
+    public let count: Int
+    let flagsBase: UnsafeMutablePointer<Atomic<UInt32>>
+    let refBase: UnsafeMutablePointer<Atomic<Int32>>
+    let mapcountBase: UnsafeMutablePointer<Atomic<Int32>>
+    let indexBase: UnsafeMutablePointer<Atomic<UInt32>>
+    let mappingBase: UnsafeMutablePointer<Atomic<UInt64>>
+    /// List links (buddy free lists or LRU, never both: the page is in one or the other,
+    /// like Linux's union in struct page). Protected by the zone lock or the LRU lock.
+    let nextBase: UnsafeMutablePointer<PFN>
+    let prevBase: UnsafeMutablePointer<PFN>
+    let raw: UnsafeMutableRawPointer
+    let rawBytes: Int
+
+    /// Bytes of descriptor per page: a reported figure (DESIGN §5).
+    public static let bytesPerPage = 4 + 4 + 4 + 4 + 8 + 4 + 4
+
+    /// Maps zero-filled storage for `count` descriptors. Zero is the valid initial state
+    /// of every field (Atomic<T> has T's layout), so no per-page initialisation runs:
+    /// booting a machine of millions of frames costs only what the kernel touches lazily.
+    init?(count: Int) {
+        self.count = count
+        let b = count * Self.bytesPerPage + 64 * 8
+        guard let p = mm_map_anon(b, 0) else { return nil }
+        raw = p
+        rawBytes = b
+        var off = 0
+        func carve<T: ~Copyable>(_: T.Type, _ size: Int) -> UnsafeMutablePointer<T> {
+            let ptr = (p + off).bindMemory(to: T.self, capacity: count)
+            off += (count * size + 63) & ~63
+            return ptr
+        }
+        flagsBase = carve(Atomic<UInt32>.self, 4)
+        refBase = carve(Atomic<Int32>.self, 4)
+        mapcountBase = carve(Atomic<Int32>.self, 4)
+        indexBase = carve(Atomic<UInt32>.self, 4)
+        mappingBase = carve(Atomic<UInt64>.self, 8)
+        nextBase = carve(PFN.self, 4)
+        prevBase = carve(PFN.self, 4)
+    }
+
+    func release() { mm_unmap(raw, rawBytes) }
+
+    // MARK: flags
+    @inline(__always) public func flags(_ pfn: PFN) -> UInt32 { flagsBase[Int(pfn)].load(ordering: .acquiring) }
+    @inline(__always) public func test(_ pfn: PFN, _ f: UInt32) -> Bool { flags(pfn) & f != 0 }
+    /// Sets bits; returns the old word.
+    @discardableResult @inline(__always)
+    public func setFlags(_ pfn: PFN, _ f: UInt32) -> UInt32 {
+        flagsBase[Int(pfn)].bitwiseOr(f, ordering: .acquiringAndReleasing).oldValue
+    }
+    /// Clears bits; returns the old word.
+    @discardableResult @inline(__always)
+    public func clearFlags(_ pfn: PFN, _ f: UInt32) -> UInt32 {
+        flagsBase[Int(pfn)].bitwiseAnd(~f, ordering: .acquiringAndReleasing).oldValue
+    }
+    @inline(__always) func storeFlags(_ pfn: PFN, _ v: UInt32) { flagsBase[Int(pfn)].store(v, ordering: .releasing) }
+
+    /// Buddy order of a free block's head page (valid only with PageFlag.buddy).
+    @inline(__always) public func buddyOrder(_ pfn: PFN) -> Int {
+        Int((flags(pfn) & PageFlag.orderMask) >> PageFlag.orderShift)
+    }
+    @inline(__always) func buddyMigrateType(_ pfn: PFN) -> MigrateType {
+        MigrateType(rawValue: Int((flags(pfn) & PageFlag.mtMask) >> PageFlag.mtShift))!
+    }
+
+    // MARK: reference and map counts
+    @inline(__always) public func refcount(_ pfn: PFN) -> Int32 { refBase[Int(pfn)].load(ordering: .acquiring) }
+    /// Linux: get_page().
+    @inline(__always) public func getRef(_ pfn: PFN) {
+        let old = refBase[Int(pfn)].wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue
+        precondition(old > 0, "get_page on free pfn \(pfn)")
+    }
+    /// Linux: get_page_unless_zero(). False when the page is being freed or free.
+    @inline(__always) public func getRefUnlessZero(_ pfn: PFN) -> Bool {
+        var cur = refcount(pfn)
+        while cur > 0 {
+            let (ok, seen) = refBase[Int(pfn)].compareExchange(expected: cur, desired: cur + 1, ordering: .acquiringAndReleasing)
+            if ok { return true }
+            cur = seen
+        }
+        return false
+    }
+    /// Drops one reference; returns the new count (the caller frees at 0).
+    @inline(__always) func dropRef(_ pfn: PFN) -> Int32 {
+        let new = refBase[Int(pfn)].wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
+        precondition(new >= 0, "put_page underflow on pfn \(pfn)")
+        return new
+    }
+    @inline(__always) func setRefcount(_ pfn: PFN, _ v: Int32) { refBase[Int(pfn)].store(v, ordering: .releasing) }
+    /// Test hook: corrupt a count to prove the checker can fail.
+    public func _setRefcountForTesting(_ pfn: PFN, _ v: Int32) { setRefcount(pfn, v) }
+
+    @inline(__always) public func mapcount(_ pfn: PFN) -> Int32 { mapcountBase[Int(pfn)].load(ordering: .acquiring) }
+    /// Linux: page_mapped().
+    @inline(__always) public func isMapped(_ pfn: PFN) -> Bool { mapcount(pfn) > 0 }
+    /// Adds one mapping; returns the new mapcount.
+    @discardableResult @inline(__always)
+    public func incMapcount(_ pfn: PFN) -> Int32 {
+        mapcountBase[Int(pfn)].wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
+    }
+    /// Removes one mapping; returns the new mapcount.
+    @discardableResult @inline(__always)
+    public func decMapcount(_ pfn: PFN) -> Int32 {
+        let new = mapcountBase[Int(pfn)].wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
+        precondition(new >= 0, "mapcount underflow on pfn \(pfn)")
+        return new
+    }
+    /// Test hook: corrupt a count to prove the checker can fail.
+    public func _setMapcountForTesting(_ pfn: PFN, _ v: Int32) { mapcountBase[Int(pfn)].store(v, ordering: .releasing) }
+
+    // MARK: mapping and index
+    /// page->mapping: 0, or an encoded anon_vma reference (see MMSpace's AnonVmaRef).
+    @inline(__always) public func mapping(_ pfn: PFN) -> UInt64 { mappingBase[Int(pfn)].load(ordering: .acquiring) }
+    @inline(__always) public func setMapping(_ pfn: PFN, _ v: UInt64) { mappingBase[Int(pfn)].store(v, ordering: .releasing) }
+    /// page->index: the linear page offset of an anonymous page in its VMA's space.
+    @inline(__always) public func index(_ pfn: PFN) -> UInt32 { indexBase[Int(pfn)].load(ordering: .acquiring) }
+    @inline(__always) public func setIndex(_ pfn: PFN, _ v: UInt32) { indexBase[Int(pfn)].store(v, ordering: .releasing) }
+
+    // MARK: list links (under the owning list's lock)
+    @inline(__always) func next(_ pfn: PFN) -> PFN { nextBase[Int(pfn)] }
+    @inline(__always) func prev(_ pfn: PFN) -> PFN { prevBase[Int(pfn)] }
+    @inline(__always) func setNext(_ pfn: PFN, _ v: PFN) { nextBase[Int(pfn)] = v }
+    @inline(__always) func setPrev(_ pfn: PFN, _ v: PFN) { prevBase[Int(pfn)] = v }
+}
+
+/// A doubly linked list of pages threaded through the descriptors' links (Linux:
+/// struct list_head embedded in struct page). The owner's lock protects it.
+struct PageList {
+    var head: PFN = noPFN
+    var count: Int = 0
+
+    mutating func pushFront(_ pfn: PFN, _ d: PageDescriptors) {
+        d.setPrev(pfn, noPFN)
+        d.setNext(pfn, head)
+        if head != noPFN { d.setPrev(head, pfn) }
+        head = pfn
+        count += 1
+    }
+
+    mutating func remove(_ pfn: PFN, _ d: PageDescriptors) {
+        let n = d.next(pfn), p = d.prev(pfn)
+        if p != noPFN { d.setNext(p, n) } else {
+            precondition(head == pfn, "pfn \(pfn) is not on this list")
+            head = n
+        }
+        if n != noPFN { d.setPrev(n, p) }
+        d.setNext(pfn, noPFN)
+        d.setPrev(pfn, noPFN)
+        count -= 1
+    }
+
+    mutating func popFront(_ d: PageDescriptors) -> PFN? {
+        guard head != noPFN else { return nil }
+        let p = head
+        remove(p, d)
+        return p
+    }
+}

@@ -1,0 +1,217 @@
+// The scenario AST (DESIGN §3): what `ScenarioParser` produces and the runner executes.
+// Plain value types only; every statement keeps its 1-based line number so that the
+// runner's output and its errors can name it. Nothing here depends on the model layers.
+
+/// A parsed scenario file.
+public struct Scenario: Sendable, Equatable {
+    /// The file name as given to the parser (used in messages: `FILE:LINE: …`).
+    public var file: String
+    /// Top-level statements in file order. The first one is always `.machine`.
+    public var statements: [Statement]
+
+    public init(file: String, statements: [Statement]) {
+        self.file = file
+        self.statements = statements
+    }
+
+    /// The machine of the scenario (its first statement), if there is one.
+    /// A scenario returned by the parser always has one.
+    public var machine: MachineSpec? {
+        if case .machine(let spec)? = statements.first?.op { return spec }
+        return nil
+    }
+}
+
+/// One statement and the line it came from.
+public struct Statement: Sendable, Equatable {
+    /// 1-based line number in the file; for `.threads`, the line of the first `thread NAME {`.
+    public var line: Int
+    public var op: Op
+
+    public init(line: Int, op: Op) {
+        self.line = line
+        self.op = op
+    }
+}
+
+/// How frame contents are stored: `full` (4 KiB of bytes per frame) or `stamp`
+/// (one 64-bit stamp per frame). Mirrors MMPhysical's `ContentMode` by raw value.
+public enum ScenarioContentMode: String, Sendable, Equatable, CaseIterable {
+    case full, stamp
+}
+
+/// `machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp]`.
+public struct MachineSpec: Sendable, Equatable {
+    /// Number of NUMA nodes, 1…64 (default 1).
+    public var nodes: Int
+    /// Memory per node in bytes: a multiple of 4 MiB, at least 4 MiB.
+    public var nodeMemBytes: UInt64
+    /// Memory block (hot-plug unit) size in bytes: a multiple of 2 MiB (one pageblock)
+    /// that divides `nodeMemBytes`. Default: 16 MiB, or `nodeMemBytes` when that is
+    /// smaller, or else the largest of 8 MiB / 4 MiB that divides `nodeMemBytes`.
+    public var blockBytes: UInt64
+    /// Frame content mode (default `.full`).
+    public var content: ScenarioContentMode
+
+    public init(nodes: Int, nodeMemBytes: UInt64, blockBytes: UInt64, content: ScenarioContentMode) {
+        self.nodes = nodes
+        self.nodeMemBytes = nodeMemBytes
+        self.blockBytes = blockBytes
+        self.content = content
+    }
+
+    /// 4 KiB frames per node.
+    public var pagesPerNode: Int { Int(nodeMemBytes / 4096) }
+    /// Memory blocks per node (valid `block=` indices are 0 ..< blocksPerNode).
+    public var blocksPerNode: Int { Int(nodeMemBytes / blockBytes) }
+    /// 4 KiB frames per memory block.
+    public var pagesPerBlock: Int { Int(blockBytes / 4096) }
+}
+
+/// The `flags=` of `move_pages`: Linux's MPOL_MF_* bits. Any 32-bit value can be
+/// written as a number, so that a scenario can provoke EINVAL.
+public struct MovePagesFlags: OptionSet, Sendable, Hashable {
+    public var rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// MPOL_MF_STRICT (1).
+    public static let strict = MovePagesFlags(rawValue: 1)
+    /// MPOL_MF_MOVE (2): move pages mapped only by the target process. The default.
+    public static let move = MovePagesFlags(rawValue: 2)
+    /// MPOL_MF_MOVE_ALL (4): also move shared pages (needs privilege).
+    public static let moveAll = MovePagesFlags(rawValue: 4)
+}
+
+/// `policy pin=…`: the anon_vma pin policy of migration (DESIGN §1.4).
+public enum ScenarioPinPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Before the seed: nothing pins the anon_vma (racy).
+    case none = "none"
+    /// The seed's logic line for line, bugs included.
+    case seedV2 = "seed-v2"
+    /// Correct: an atomic reference count; the last dropper frees an empty anon_vma.
+    case refcount = "refcount"
+}
+
+/// One `thread NAME { … }` block of a `.threads` group.
+public struct ThreadBlock: Sendable, Equatable {
+    /// Thread name, unique within its group.
+    public var name: String
+    /// Line of `thread NAME {`.
+    public var line: Int
+    /// The statements the thread runs, in order (never `.machine`, `.policy`,
+    /// `.threads` or `.verify`).
+    public var statements: [Statement]
+
+    public init(name: String, line: Int, statements: [Statement]) {
+        self.name = name
+        self.line = line
+        self.statements = statements
+    }
+}
+
+/// What a statement does. Process names are the names of `process` lines (or of
+/// `fork` children); addresses and lengths are in bytes.
+public enum Op: Sendable, Equatable {
+    /// `machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp]` — first statement.
+    case machine(MachineSpec)
+    /// `process NAME [node=N] [uid=U] [privileged]` — a new address space.
+    /// `node`: home node for its allocations (nil: the runner's default).
+    case process(name: String, node: Int?, uid: Int, privileged: Bool)
+    /// `mmap P ADDR LEN` — anonymous private read-write mapping. Page aligned, LEN > 0.
+    case mmap(proc: String, addr: UInt64, length: UInt64)
+    /// `touch P ADDR LEN` — fault in and write stamped contents. Page aligned, LEN > 0.
+    case touch(proc: String, addr: UInt64, length: UInt64)
+    /// `write P ADDR LEN` — write fresh stamps to every page of the range (extension).
+    case write(proc: String, addr: UInt64, length: UInt64)
+    /// `read P ADDR LEN` — read every page of the range and check its stamp (extension).
+    case read(proc: String, addr: UInt64, length: UInt64)
+    /// `fork PARENT CHILD` — CHILD is declared by this statement.
+    case fork(parent: String, child: String)
+    /// `pin P ADDR` — an extra long-term reference on the page mapped at ADDR.
+    case pin(proc: String, addr: UInt64)
+    /// `unpin P ADDR` — drop one such reference.
+    case unpin(proc: String, addr: UInt64)
+    /// `mremap P OLD LEN NEW` — move a mapping. Page aligned, LEN > 0.
+    case mremap(proc: String, oldAddr: UInt64, length: UInt64, newAddr: UInt64)
+    /// `munmap P ADDR LEN`. Page aligned, LEN > 0.
+    case munmap(proc: String, addr: UInt64, length: UInt64)
+    /// `exit P`.
+    case exit(proc: String)
+    /// `unmovable node=N pages=N` — kernel allocations that cannot move.
+    case unmovable(node: Int, pages: Int)
+    /// `move_pages P (node=N | nodes=N,N,…) ADDR… [flags=…] [as=Q]`.
+    /// `nodes` has one entry per address (`node=N` is expanded to all of them).
+    /// Addresses need not be aligned or mapped (Linux reports that per page).
+    /// `caller`: the calling process (`as=`), nil when it is `proc` itself.
+    case movePages(proc: String, nodes: [Int], addrs: [UInt64], flags: MovePagesFlags, caller: String?)
+    /// `query_pages P ADDR… [as=Q]` — move_pages with no nodes: report each page's node.
+    case queryPages(proc: String, addrs: [UInt64], caller: String?)
+    /// `migrate_pages P from=N[,N…] to=N[,N…] [as=Q]` — lists of equal length,
+    /// no node twice in one list.
+    case migratePages(proc: String, from: [Int], to: [Int], caller: String?)
+    /// `compact [node=N] [order=0…10] [mode=sync|async|sync-light]` (nil: not given).
+    case compact(node: Int?, order: Int?, mode: String?)
+    /// `offline node=N block=B` — hot-remove memory block B of node N.
+    case offline(node: Int, block: Int)
+    /// `online node=N block=B`.
+    case online(node: Int, block: Int)
+    /// `migrate_kernel P ADDR [node=N]` — kernel-context migration of the page mapped
+    /// at ADDR to node N (nil: the next node).
+    case migrateKernel(proc: String, addr: UInt64, node: Int?)
+    /// `policy pin=none|seed-v2|refcount`.
+    case policy(pin: ScenarioPinPolicy)
+    /// Consecutive `thread NAME { … }` blocks: they start together and the next
+    /// statement waits for all of them.
+    case threads([ThreadBlock])
+    /// `verify` — run the invariant checker (a quiet point; not inside threads).
+    case verify
+
+    /// The statement keyword, as written in the file (and as the `"op"` of `--json`
+    /// output); `"threads"` for a thread group.
+    public var name: String {
+        switch self {
+        case .machine: "machine"
+        case .process: "process"
+        case .mmap: "mmap"
+        case .touch: "touch"
+        case .write: "write"
+        case .read: "read"
+        case .fork: "fork"
+        case .pin: "pin"
+        case .unpin: "unpin"
+        case .mremap: "mremap"
+        case .munmap: "munmap"
+        case .exit: "exit"
+        case .unmovable: "unmovable"
+        case .movePages: "move_pages"
+        case .queryPages: "query_pages"
+        case .migratePages: "migrate_pages"
+        case .compact: "compact"
+        case .offline: "offline"
+        case .online: "online"
+        case .migrateKernel: "migrate_kernel"
+        case .policy: "policy"
+        case .threads: "threads"
+        case .verify: "verify"
+        }
+    }
+}
+
+/// A malformed or unreadable scenario file. `description` is `FILE:LINE: message`
+/// (`FILE: message` when `line` is 0, i.e. the file itself could not be read).
+public struct ScenarioError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var file: String
+    /// 1-based line number; 0 when the error concerns the whole file.
+    public var line: Int
+    public var message: String
+
+    public init(file: String, line: Int, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        line == 0 ? "\(file): \(message)" : "\(file):\(line): \(message)"
+    }
+}

@@ -1,0 +1,689 @@
+// Scenario file parser (DESIGN §3): text → `Scenario`, or the first error as
+// `FILE:LINE: message`. One statement a line, `#` starts a comment anywhere, tokens
+// are separated by blanks, `key=value` arguments may stand anywhere after the keyword.
+//
+// Contract: every input terminates in time linear in its length and either yields a
+// scenario that satisfies every static rule below or a `ScenarioError` naming the line
+// and what is wrong. Rules that depend on run-time state (a process that has exited,
+// an address that is not mapped) are the runner's business, not checked here.
+
+import Foundation  // only for reading files (open/read/strerror) in parse(path:)
+
+/// Parses scenario files.
+public enum ScenarioParser {
+    /// Statement keywords, in the order the documentation lists them.
+    public static let keywords: [String] = [
+        "machine", "process", "mmap", "touch", "write", "read", "fork", "pin", "unpin",
+        "mremap", "munmap", "exit", "unmovable", "move_pages", "query_pages", "migrate_pages",
+        "compact", "offline", "online", "migrate_kernel", "policy", "thread", "verify",
+    ]
+
+    /// Page size assumed by alignment checks.
+    public static let pageBytes: UInt64 = 4096
+    /// End (exclusive) of the user address space: Linux x86-64 TASK_SIZE, 2^47 - 4096.
+    public static let userAddressLimit: UInt64 = (1 << 47) - 4096
+    /// Largest `node_mem=` accepted (1 TiB).
+    public static let maxNodeMemBytes: UInt64 = 1 << 40
+    /// Largest `nodes=` accepted.
+    public static let maxNodes = 64
+    /// Largest buddy order (`compact order=`), Linux's MAX_ORDER of the seed's era.
+    public static let maxOrder = 10
+
+    /// Parses scenario text. `file` is used in error messages only.
+    public static func parse(text: String, file: String) throws(ScenarioError) -> Scenario {
+        var parser = LineParser(file: file)
+        return try parser.parse(Array(text.utf8))
+    }
+
+    /// Reads and parses the file at `path`. An unreadable file gives a `ScenarioError`
+    /// with line 0 (`PATH: cannot read: REASON`).
+    public static func parse(path: String) throws(ScenarioError) -> Scenario {
+        switch readFile(path) {
+        case .success(let bytes):
+            var parser = LineParser(file: path)
+            return try parser.parse(bytes)
+        case .failure(let reason):
+            throw ScenarioError(file: path, line: 0, message: "cannot read: \(reason.text)")
+        }
+    }
+
+    struct ReadFailure: Error { var text: String }
+
+    /// Whole file as bytes, or the OS's reason for failing.
+    static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { return .failure(ReadFailure(text: String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(ReadFailure(text: String(cString: strerror(errno))))
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return .success(bytes)
+    }
+
+    // MARK: Numbers (internal so that tests can reach them through the public parse)
+
+    enum NumberError: Error { case bad, tooLarge }
+
+    /// A decimal or `0x` hexadecimal number; with `suffix`, optionally followed by
+    /// K/M/G or KiB/MiB/GiB (case-insensitive, powers of 1024).
+    static func number<S: Collection>(_ token: S, suffix: Bool) -> Result<UInt64, NumberError>
+    where S.Element == UInt8 {
+        var i = token.startIndex
+        let end = token.endIndex
+        var radix: UInt64 = 10
+        if token.count >= 2, token[i] == UInt8(ascii: "0"),
+           token[token.index(after: i)] | 0x20 == UInt8(ascii: "x") {
+            radix = 16
+            i = token.index(i, offsetBy: 2)
+        }
+        var value: UInt64 = 0
+        var digits = 0
+        var overflow = false
+        while i != end, let d = digitValue(token[i], radix: radix) {
+            let (m, o1) = value.multipliedReportingOverflow(by: radix)
+            let (a, o2) = m.addingReportingOverflow(d)
+            if o1 || o2 { overflow = true } else { value = a }
+            digits += 1
+            i = token.index(after: i)
+        }
+        if digits == 0 { return .failure(.bad) }
+        var multiplier: UInt64 = 1
+        if i != end {
+            guard suffix else { return .failure(.bad) }
+            switch token[i] | 0x20 {
+            case UInt8(ascii: "k"): multiplier = 1 << 10
+            case UInt8(ascii: "m"): multiplier = 1 << 20
+            case UInt8(ascii: "g"): multiplier = 1 << 30
+            default: return .failure(.bad)
+            }
+            i = token.index(after: i)
+            if i != end {  // "iB"
+                guard token.distance(from: i, to: end) == 2,
+                      token[i] | 0x20 == UInt8(ascii: "i"),
+                      token[token.index(after: i)] | 0x20 == UInt8(ascii: "b")
+                else { return .failure(.bad) }
+            }
+        }
+        if overflow { return .failure(.tooLarge) }
+        let (r, o) = value.multipliedReportingOverflow(by: multiplier)
+        return o ? .failure(.tooLarge) : .success(r)
+    }
+
+    private static func digitValue(_ c: UInt8, radix: UInt64) -> UInt64? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt64(c - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: return UInt64(c - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: return UInt64(c - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
+    }
+
+    /// `[A-Za-z_][A-Za-z0-9_-]*`: the syntax of process and thread names.
+    static func isName(_ s: String) -> Bool {
+        var first = true
+        for c in s.utf8 {
+            let alpha = (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z")
+            let digit = c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")
+            let ok = first ? (alpha || c == UInt8(ascii: "_"))
+                           : (alpha || digit || c == UInt8(ascii: "_") || c == UInt8(ascii: "-"))
+            if !ok { return false }
+            first = false
+        }
+        return !first
+    }
+
+    /// A token as shown in messages: quoted, control and invalid characters escaped,
+    /// cut after 40 characters.
+    static func show(_ s: String) -> String {
+        var out = ""
+        var n = 0
+        for u in s.unicodeScalars {
+            if n == 40 { out += "…"; break }
+            if u.value < 0x20 || u.value == 0x7F || u.value == 0xFFFD || (u.value >= 0x80 && u.value < 0xA0) {
+                out += u.escaped(asASCII: true)
+            } else if u == "'" || u == "\\" {
+                out += "\\" + String(u)
+            } else {
+                out.unicodeScalars.append(u)
+            }
+            n += 1
+        }
+        return "'" + out + "'"
+    }
+
+    static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+}
+
+// MARK: - The line-by-line parser
+
+/// Parser state for one file. Each statement's rules are checked as its line is read.
+struct LineParser {
+    let file: String
+    var lineNo = 0
+
+    var machine: MachineSpec?
+    var machineLine = 0
+    /// Declared process names → line of their declaration (`process` or `fork`).
+    var declared: [String: Int] = [:]
+    var top: [Statement] = []
+
+    /// A thread group being collected: closed blocks, waiting for a non-thread statement.
+    var group: [ThreadBlock] = []
+    /// The open thread block, if the parser is inside `{ … }`.
+    var open: ThreadBlock?
+
+    init(file: String) { self.file = file }
+
+    func error(_ message: String) -> ScenarioError {
+        ScenarioError(file: file, line: lineNo, message: message)
+    }
+
+    mutating func parse(_ bytes: [UInt8]) throws(ScenarioError) -> Scenario {
+        var start = 0
+        let count = bytes.count
+        while start <= count {
+            var end = start
+            while end < count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            lineNo += 1
+            try parseLine(bytes[start..<end])
+            start = end + 1
+            if end == count { break }
+        }
+        if let block = open {
+            throw ScenarioError(file: file, line: block.line,
+                                message: "unclosed '{': thread \(block.name) has no closing '}' before the end of the file")
+        }
+        flushGroup()
+        if machine == nil {
+            throw ScenarioError(file: file, line: 1,
+                                message: "missing 'machine' statement: the first statement must be 'machine nodes=N node_mem=SIZE …'")
+        }
+        return Scenario(file: file, statements: top)
+    }
+
+    /// Splits a line into tokens: the text before the first `#`, cut at blanks.
+    static func tokens(_ line: ArraySlice<UInt8>) -> [String] {
+        var result: [String] = []
+        var i = line.startIndex
+        let end = line.firstIndex(of: UInt8(ascii: "#")) ?? line.endIndex
+        while i < end {
+            while i < end && isBlank(line[i]) { i += 1 }
+            let s = i
+            while i < end && !isBlank(line[i]) { i += 1 }
+            if s < i { result.append(String(decoding: line[s..<i], as: UTF8.self)) }
+        }
+        return result
+    }
+
+    static func isBlank(_ c: UInt8) -> Bool {
+        c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0B || c == 0x0C
+    }
+
+    mutating func flushGroup() {
+        guard !group.isEmpty else { return }
+        top.append(Statement(line: group[0].line, op: .threads(group)))
+        group = []
+    }
+
+    mutating func parseLine(_ line: ArraySlice<UInt8>) throws(ScenarioError) {
+        let tokens = Self.tokens(line)
+        guard let keyword = tokens.first else { return }
+        let show = ScenarioParser.show
+
+        if keyword == "}" {
+            guard let block = open else { throw error("stray '}': no thread block is open") }
+            if tokens.count > 1 { throw error("unexpected \(show(tokens[1])) after '}'") }
+            group.append(block)
+            open = nil
+            return
+        }
+        guard ScenarioParser.keywords.contains(keyword) else {
+            let lower = String(decoding: keyword.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+            if lower != keyword && ScenarioParser.keywords.contains(lower) {
+                throw error("unknown statement \(show(keyword)): statements are lower-case ('\(lower)')")
+            }
+            if keyword.hasPrefix("{") || keyword.hasSuffix("{") {
+                throw error("unexpected \(show(keyword)): a block opens with 'thread NAME {'")
+            }
+            throw error("unknown statement \(show(keyword)); known statements: "
+                        + ScenarioParser.keywords.joined(separator: ", "))
+        }
+        if let block = open, ["machine", "policy", "verify", "thread"].contains(keyword) {
+            if keyword == "thread" {
+                throw error("nested thread block: 'thread' inside thread \(block.name) (opened at line \(block.line)); close it with '}' first")
+            }
+            let why = keyword == "verify" ? " (verify needs a quiet point: put it after the thread blocks)" : ""
+            throw error("'\(keyword)' is not allowed inside a thread block (thread \(block.name), line \(block.line))\(why)")
+        }
+        if machine == nil && keyword != "machine" {
+            throw error("the first statement must be 'machine nodes=N node_mem=SIZE …', found '\(keyword)'")
+        }
+        if keyword == "machine", machine != nil {
+            throw error("machine repeated: the machine is already defined at line \(machineLine)")
+        }
+
+        if keyword == "thread" {
+            try openThread(tokens)
+            return
+        }
+        // Any other statement ends a pending group of thread blocks.
+        if open == nil { flushGroup() }
+        let op = try parseStatement(keyword, tokens.dropFirst())
+        let statement = Statement(line: lineNo, op: op)
+        if open != nil { open!.statements.append(statement) } else { top.append(statement) }
+    }
+
+    mutating func openThread(_ tokens: [String]) throws(ScenarioError) {
+        let show = ScenarioParser.show
+        guard tokens.count >= 2, tokens[1] != "{" else {
+            throw error("missing argument: thread name (usage: thread NAME {)")
+        }
+        let name = tokens[1]
+        if name.hasSuffix("{") {
+            throw error("put a blank between the thread name and '{' (usage: thread NAME {)")
+        }
+        guard ScenarioParser.isName(name) else {
+            throw error("bad thread name \(show(name)): names match [A-Za-z_][A-Za-z0-9_-]*")
+        }
+        guard tokens.count >= 3, tokens[2] == "{" else {
+            throw error("expected '{' after 'thread \(name)' (usage: thread NAME {, statements on the next lines, then '}')")
+        }
+        if tokens.count > 3 {
+            throw error("unexpected \(show(tokens[3])) after '{': the block's statements go on the following lines")
+        }
+        if let other = group.first(where: { $0.name == name }) {
+            throw error("duplicate thread name '\(name)' in this group (first at line \(other.line))")
+        }
+        open = ThreadBlock(name: name, line: lineNo, statements: [])
+    }
+
+    // MARK: Arguments
+
+    /// The arguments of one statement: positional tokens in order, and `key=value` pairs.
+    struct Args {
+        var positional: [String] = []
+        var keyed: [String: String] = [:]
+    }
+
+    func splitArgs(_ keyword: String, _ tokens: ArraySlice<String>, keys: [String]) throws(ScenarioError) -> Args {
+        let show = ScenarioParser.show
+        var args = Args()
+        for token in tokens {
+            guard let eq = token.firstIndex(of: "=") else {
+                args.positional.append(token)
+                continue
+            }
+            let key = String(token[..<eq])
+            let value = String(token[token.index(after: eq)...])
+            if key.isEmpty { throw error("bad argument \(show(token)): missing key before '='") }
+            guard keys.contains(key) else {
+                let known = keys.isEmpty ? "\(keyword) takes no key=value arguments"
+                                         : "known keys for \(keyword): " + keys.joined(separator: ", ")
+                throw error("unknown key \(show(key)); \(known)")
+            }
+            if args.keyed[key] != nil { throw error("duplicate key '\(key)='") }
+            if value.isEmpty { throw error("missing value for '\(key)='") }
+            args.keyed[key] = value
+        }
+        return args
+    }
+
+    /// Checks the number of positional arguments: exactly `count`, or at least `count`
+    /// when `orMore`.
+    func expectPositional(_ args: Args, _ count: Int, names: [String], usage: String, orMore: Bool = false) throws(ScenarioError) {
+        if args.positional.count < count {
+            let what = names[args.positional.count]
+            throw error("missing argument: \(what) (usage: \(usage))")
+        }
+        if !orMore && args.positional.count > count {
+            throw error("unexpected argument \(ScenarioParser.show(args.positional[count])) (usage: \(usage))")
+        }
+    }
+
+    func number(_ token: String, _ what: String) throws(ScenarioError) -> UInt64 {
+        switch ScenarioParser.number(token.utf8, suffix: false) {
+        case .success(let v): return v
+        case .failure(.bad): throw error("bad number \(ScenarioParser.show(token)) for \(what): expected decimal or 0x-hexadecimal digits")
+        case .failure(.tooLarge): throw error("number \(ScenarioParser.show(token)) for \(what) is too large")
+        }
+    }
+
+    func size(_ token: String, _ what: String) throws(ScenarioError) -> UInt64 {
+        switch ScenarioParser.number(token.utf8, suffix: true) {
+        case .success(let v): return v
+        case .failure(.bad): throw error("bad size \(ScenarioParser.show(token)) for \(what): expected a decimal or 0x-hex number with an optional K, M or G suffix")
+        case .failure(.tooLarge): throw error("size \(ScenarioParser.show(token)) for \(what) is too large (over 2^64 bytes)")
+        }
+    }
+
+    /// A number in `range`, as Int.
+    func int(_ token: String, _ what: String, _ range: ClosedRange<Int>) throws(ScenarioError) -> Int {
+        let v = try number(token, what)
+        guard v <= UInt64(Int.max), range.contains(Int(v)) else {
+            throw error("\(what)=\(v) out of range (\(range.lowerBound)…\(range.upperBound))")
+        }
+        return Int(v)
+    }
+
+    func node(_ token: String, _ what: String = "node") throws(ScenarioError) -> Int {
+        let n = machine!.nodes
+        let v = try number(token, what)
+        guard v < UInt64(n) else {
+            throw error("\(what)=\(v) out of range: the machine has \(n) node\(n == 1 ? "" : "s") (0…\(n - 1))")
+        }
+        return Int(v)
+    }
+
+    /// A comma-separated list of distinct nodes.
+    func nodeList(_ value: String, _ what: String, distinct: Bool) throws(ScenarioError) -> [Int] {
+        var nodes: [Int] = []
+        for part in value.split(separator: ",", omittingEmptySubsequences: false) {
+            if part.isEmpty { throw error("bad node list \(ScenarioParser.show(value)) for \(what)=: empty element") }
+            let n = try node(String(part), what)
+            if distinct && nodes.contains(n) { throw error("node \(n) appears twice in \(what)=\(value)") }
+            nodes.append(n)
+        }
+        return nodes
+    }
+
+    /// A process name that must have been declared earlier in the file.
+    func process(_ name: String) throws(ScenarioError) -> String {
+        guard ScenarioParser.isName(name) else {
+            throw error("bad process name \(ScenarioParser.show(name)): names match [A-Za-z_][A-Za-z0-9_-]*")
+        }
+        guard declared[name] != nil else {
+            throw error("process '\(name)' is not declared: add 'process \(name)' (or 'fork P \(name)') before this line")
+        }
+        return name
+    }
+
+    /// A new process name (from `process` or `fork`); declares it.
+    mutating func declare(_ name: String) throws(ScenarioError) -> String {
+        guard ScenarioParser.isName(name) else {
+            throw error("bad process name \(ScenarioParser.show(name)): names match [A-Za-z_][A-Za-z0-9_-]*")
+        }
+        if let line = declared[name] { throw error("process '\(name)' already declared at line \(line)") }
+        declared[name] = lineNo
+        return name
+    }
+
+    /// A user address: any 64-bit value when `checked` is false; else below the end of
+    /// the user address space.
+    func address(_ token: String, _ what: String = "address") throws(ScenarioError) -> UInt64 {
+        let v = try number(token, what)
+        guard v < ScenarioParser.userAddressLimit else {
+            throw error("\(what) \(ScenarioParser.hex(v)) is beyond the user address space (below \(ScenarioParser.hex(ScenarioParser.userAddressLimit)))")
+        }
+        return v
+    }
+
+    /// A page-aligned range `addr, length` with length > 0 inside the user address space.
+    func range(_ addrToken: String, _ lengthToken: String, addrWhat: String = "address") throws(ScenarioError) -> (UInt64, UInt64) {
+        let page = ScenarioParser.pageBytes
+        let hex = ScenarioParser.hex
+        let addr = try number(addrToken, addrWhat)
+        let length = try size(lengthToken, "length")
+        if addr % page != 0 { throw error("\(addrWhat) \(hex(addr)) is not page aligned (multiple of 4096)") }
+        if length == 0 { throw error("length must be greater than 0") }
+        if length % page != 0 { throw error("length \(hex(length)) is not a multiple of the page size (4096)") }
+        let (end, overflow) = addr.addingReportingOverflow(length)
+        if overflow || end > ScenarioParser.userAddressLimit {
+            throw error("range \(hex(addr)) + \(hex(length)) ends beyond the user address space (limit \(hex(ScenarioParser.userAddressLimit)))")
+        }
+        return (addr, length)
+    }
+
+    func caller(_ args: Args) throws(ScenarioError) -> String? {
+        guard let name = args.keyed["as"] else { return nil }
+        return try process(name)
+    }
+
+    // MARK: Statements
+
+    mutating func parseStatement(_ keyword: String, _ tokens: ArraySlice<String>) throws(ScenarioError) -> Op {
+        switch keyword {
+        case "machine":
+            let args = try splitArgs(keyword, tokens, keys: ["nodes", "node_mem", "block", "content"])
+            try expectPositional(args, 0, names: [], usage: "machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp]")
+            let spec = try machineSpec(args)
+            machine = spec
+            machineLine = lineNo
+            return .machine(spec)
+
+        case "process":
+            let usage = "process NAME [node=N] [uid=U] [privileged]"
+            let args = try splitArgs(keyword, tokens, keys: ["node", "uid"])
+            try expectPositional(args, 1, names: ["process name"], usage: usage, orMore: true)
+            var privileged = false
+            for extra in args.positional.dropFirst() {
+                guard extra == "privileged" else {
+                    throw error("unexpected argument \(ScenarioParser.show(extra)) (usage: \(usage))")
+                }
+                if privileged { throw error("duplicate 'privileged'") }
+                privileged = true
+            }
+            let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
+            let uid = try args.keyed["uid"].map { v throws(ScenarioError) in try int(v, "uid", 0...0xFFFF_FFFE) } ?? 0
+            let name = try declare(args.positional[0])
+            return .process(name: name, node: node, uid: uid, privileged: privileged)
+
+        case "mmap", "touch", "write", "read", "munmap":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 3, names: ["process name", "address", "length"], usage: "\(keyword) PROC ADDR LENGTH")
+            let proc = try process(args.positional[0])
+            let (addr, length) = try range(args.positional[1], args.positional[2])
+            switch keyword {
+            case "mmap": return .mmap(proc: proc, addr: addr, length: length)
+            case "touch": return .touch(proc: proc, addr: addr, length: length)
+            case "write": return .write(proc: proc, addr: addr, length: length)
+            case "read": return .read(proc: proc, addr: addr, length: length)
+            default: return .munmap(proc: proc, addr: addr, length: length)
+            }
+
+        case "fork":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 2, names: ["parent process", "child process"], usage: "fork PARENT CHILD")
+            let parent = try process(args.positional[0])
+            let child = try declare(args.positional[1])
+            return .fork(parent: parent, child: child)
+
+        case "pin", "unpin":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 2, names: ["process name", "address"], usage: "\(keyword) PROC ADDR")
+            let proc = try process(args.positional[0])
+            let addr = try address(args.positional[1])
+            return keyword == "pin" ? .pin(proc: proc, addr: addr) : .unpin(proc: proc, addr: addr)
+
+        case "mremap":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            let usage = "mremap PROC OLD_ADDR LENGTH NEW_ADDR"
+            try expectPositional(args, 4, names: ["process name", "old address", "length", "new address"], usage: usage)
+            let proc = try process(args.positional[0])
+            let (old, length) = try range(args.positional[1], args.positional[2], addrWhat: "old address")
+            let (new, _) = try range(args.positional[3], args.positional[2], addrWhat: "new address")
+            return .mremap(proc: proc, oldAddr: old, length: length, newAddr: new)
+
+        case "exit":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 1, names: ["process name"], usage: "exit PROC")
+            return .exit(proc: try process(args.positional[0]))
+
+        case "unmovable":
+            let args = try splitArgs(keyword, tokens, keys: ["node", "pages"])
+            let usage = "unmovable node=N pages=N"
+            try expectPositional(args, 0, names: [], usage: usage)
+            guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
+            guard let pagesText = args.keyed["pages"] else { throw error("missing argument: pages=N (usage: \(usage))") }
+            let node = try node(nodeText)
+            let pages = try int(pagesText, "pages", 1...machine!.pagesPerNode)
+            return .unmovable(node: node, pages: pages)
+
+        case "move_pages":
+            let usage = "move_pages PROC (node=N | nodes=N,N,…) ADDR… [flags=move|move_all|strict|NUMBER] [as=PROC]"
+            let args = try splitArgs(keyword, tokens, keys: ["node", "nodes", "flags", "as"])
+            try expectPositional(args, 2, names: ["process name", "address"], usage: usage, orMore: true)
+            let proc = try process(args.positional[0])
+            let addrs = try pageAddresses(args.positional.dropFirst())
+            let nodes: [Int]
+            switch (args.keyed["node"], args.keyed["nodes"]) {
+            case (.some, .some): throw error("node= and nodes= exclude each other: give one node for all pages or one per address")
+            case (.some(let n), nil): nodes = Array(repeating: try node(n), count: addrs.count)
+            case (nil, .some(let list)):
+                nodes = try nodeList(list, "nodes", distinct: false)
+                if nodes.count != addrs.count {
+                    throw error("nodes= lists \(nodes.count) node\(nodes.count == 1 ? "" : "s") for \(addrs.count) address\(addrs.count == 1 ? "" : "es"): give one per address")
+                }
+            case (nil, nil): throw error("missing argument: node=N or nodes=N,N,… (to query without moving use query_pages)")
+            }
+            let flags = try args.keyed["flags"].map { v throws(ScenarioError) in try moveFlags(v) } ?? .move
+            return .movePages(proc: proc, nodes: nodes, addrs: addrs, flags: flags, caller: try caller(args))
+
+        case "query_pages":
+            let args = try splitArgs(keyword, tokens, keys: ["as"])
+            try expectPositional(args, 2, names: ["process name", "address"], usage: "query_pages PROC ADDR… [as=PROC]", orMore: true)
+            let proc = try process(args.positional[0])
+            let addrs = try pageAddresses(args.positional.dropFirst())
+            return .queryPages(proc: proc, addrs: addrs, caller: try caller(args))
+
+        case "migrate_pages":
+            let usage = "migrate_pages PROC from=N[,N…] to=N[,N…] [as=PROC]"
+            let args = try splitArgs(keyword, tokens, keys: ["from", "to", "as"])
+            try expectPositional(args, 1, names: ["process name"], usage: usage)
+            let proc = try process(args.positional[0])
+            guard let fromText = args.keyed["from"] else { throw error("missing argument: from=N (usage: \(usage))") }
+            guard let toText = args.keyed["to"] else { throw error("missing argument: to=N (usage: \(usage))") }
+            let from = try nodeList(fromText, "from", distinct: true)
+            let to = try nodeList(toText, "to", distinct: true)
+            if from.count != to.count {
+                throw error("from= has \(from.count) node(s) but to= has \(to.count): the lists must have equal lengths")
+            }
+            return .migratePages(proc: proc, from: from, to: to, caller: try caller(args))
+
+        case "compact":
+            let args = try splitArgs(keyword, tokens, keys: ["node", "order", "mode"])
+            try expectPositional(args, 0, names: [], usage: "compact [node=N] [order=N] [mode=sync|async|sync-light]")
+            let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
+            let order = try args.keyed["order"].map { v throws(ScenarioError) in try int(v, "order", 0...ScenarioParser.maxOrder) }
+            let mode = args.keyed["mode"]
+            if let mode, !["sync", "async", "sync-light"].contains(mode) {
+                throw error("bad mode \(ScenarioParser.show(mode)): expected sync, async or sync-light")
+            }
+            return .compact(node: node, order: order, mode: mode)
+
+        case "offline", "online":
+            let usage = "\(keyword) node=N block=B"
+            let args = try splitArgs(keyword, tokens, keys: ["node", "block"])
+            try expectPositional(args, 0, names: [], usage: usage)
+            guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
+            guard let blockText = args.keyed["block"] else { throw error("missing argument: block=B (usage: \(usage))") }
+            let node = try node(nodeText)
+            let blocks = machine!.blocksPerNode
+            let b = try number(blockText, "block")
+            guard b < UInt64(blocks) else {
+                throw error("block=\(b) out of range: each node has \(blocks) memory block\(blocks == 1 ? "" : "s") (0…\(blocks - 1)) of \(machine!.blockBytes >> 20)M")
+            }
+            return keyword == "offline" ? .offline(node: node, block: Int(b)) : .online(node: node, block: Int(b))
+
+        case "migrate_kernel":
+            let args = try splitArgs(keyword, tokens, keys: ["node"])
+            try expectPositional(args, 2, names: ["process name", "address"], usage: "migrate_kernel PROC ADDR [node=N]")
+            let proc = try process(args.positional[0])
+            let addr = try address(args.positional[1])
+            let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
+            return .migrateKernel(proc: proc, addr: addr, node: node)
+
+        case "policy":
+            let usage = "policy pin=none|seed-v2|refcount"
+            let args = try splitArgs(keyword, tokens, keys: ["pin"])
+            try expectPositional(args, 0, names: [], usage: usage)
+            guard let value = args.keyed["pin"] else { throw error("missing argument: pin=… (usage: \(usage))") }
+            guard let pin = ScenarioPinPolicy(rawValue: value) else {
+                throw error("bad pin policy \(ScenarioParser.show(value)): expected none, seed-v2 or refcount")
+            }
+            return .policy(pin: pin)
+
+        case "verify":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 0, names: [], usage: "verify")
+            return .verify
+
+        default:
+            // `thread` is handled by the caller; the keyword list is checked before.
+            throw error("unknown statement \(ScenarioParser.show(keyword))")
+        }
+    }
+
+    func machineSpec(_ args: Args) throws(ScenarioError) -> MachineSpec {
+        let hex = ScenarioParser.hex
+        let mib: UInt64 = 1 << 20
+        let nodes = try args.keyed["nodes"].map { v throws(ScenarioError) in try int(v, "nodes", 1...ScenarioParser.maxNodes) } ?? 1
+        guard let memText = args.keyed["node_mem"] else {
+            throw error("missing argument: node_mem=SIZE (usage: machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp])")
+        }
+        let mem = try size(memText, "node_mem")
+        if mem < 4 * mib { throw error("node_mem=\(memText) is too small: at least 4M") }
+        if mem > ScenarioParser.maxNodeMemBytes { throw error("node_mem=\(memText) is too large: at most 1024G (1 TiB) per node") }
+        if mem % (4 * mib) != 0 { throw error("node_mem=\(memText) (\(hex(mem)) bytes) is not a multiple of 4M") }
+        var block: UInt64
+        if let blockText = args.keyed["block"] {
+            block = try size(blockText, "block")
+            if block == 0 || block % (2 * mib) != 0 {
+                throw error("block=\(blockText) is not a positive multiple of 2M (one pageblock of 512 pages)")
+            }
+            if block > mem || mem % block != 0 {
+                throw error("block=\(blockText) does not divide node_mem=\(memText)")
+            }
+        } else if mem <= 16 * mib {
+            block = mem
+        } else {
+            block = 16 * mib
+            while mem % block != 0 { block /= 2 }  // terminates at 4M: mem is a multiple of 4M
+        }
+        var content = ScenarioContentMode.full
+        if let c = args.keyed["content"] {
+            guard let m = ScenarioContentMode(rawValue: c) else {
+                throw error("bad content mode \(ScenarioParser.show(c)): expected full or stamp")
+            }
+            content = m
+        }
+        return MachineSpec(nodes: nodes, nodeMemBytes: mem, blockBytes: block, content: content)
+    }
+
+    /// Addresses of move_pages / query_pages: any 64-bit value (Linux answers -EFAULT
+    /// per page for what is not mapped).
+    func pageAddresses(_ tokens: ArraySlice<String>) throws(ScenarioError) -> [UInt64] {
+        var addrs: [UInt64] = []
+        addrs.reserveCapacity(tokens.count)
+        for t in tokens { addrs.append(try number(t, "address")) }
+        return addrs
+    }
+
+    /// `flags=`: names move, move_all, strict or numbers, combined with `|`.
+    func moveFlags(_ value: String) throws(ScenarioError) -> MovePagesFlags {
+        var flags = MovePagesFlags()
+        for part in value.split(separator: "|", omittingEmptySubsequences: false) {
+            switch part {
+            case "move": flags.insert(.move)
+            case "move_all": flags.insert(.moveAll)
+            case "strict": flags.insert(.strict)
+            case "":
+                throw error("bad flags \(ScenarioParser.show(value)): empty element between '|'")
+            default:
+                guard case .success(let v) = ScenarioParser.number(part.utf8, suffix: false) else {
+                    throw error("bad flag \(ScenarioParser.show(String(part))) in flags=: expected move, move_all, strict or a number")
+                }
+                guard v <= 0xFFFF_FFFF else { throw error("flags value \(ScenarioParser.hex(v)) out of range (32 bits)") }
+                flags.formUnion(MovePagesFlags(rawValue: Int(v)))
+            }
+        }
+        return flags
+    }
+}
