@@ -177,6 +177,8 @@ struct LineParser {
 
     /// A thread group being collected: closed blocks, waiting for a non-thread statement.
     var group: [ThreadBlock] = []
+    /// Names of the group's blocks (closed or open) → line of their `thread`.
+    var groupNames: [String: Int] = [:]
     /// The open thread block, if the parser is inside `{ … }`.
     var open: ThreadBlock?
 
@@ -231,6 +233,7 @@ struct LineParser {
         guard !group.isEmpty else { return }
         top.append(Statement(line: group[0].line, op: .threads(group)))
         group = []
+        groupNames = [:]
     }
 
     mutating func parseLine(_ line: ArraySlice<UInt8>) throws(ScenarioError) {
@@ -299,9 +302,10 @@ struct LineParser {
         if tokens.count > 3 {
             throw error("unexpected \(show(tokens[3])) after '{': the block's statements go on the following lines")
         }
-        if let other = group.first(where: { $0.name == name }) {
-            throw error("duplicate thread name '\(name)' in this group (first at line \(other.line))")
+        if let first = groupNames[name] {
+            throw error("duplicate thread name '\(name)' in this group (first at line \(first))")
         }
+        groupNames[name] = lineNo
         open = ThreadBlock(name: name, line: lineNo, statements: [])
     }
 
@@ -415,8 +419,8 @@ struct LineParser {
         return name
     }
 
-    /// A user address: any 64-bit value when `checked` is false; else below the end of
-    /// the user address space.
+    /// A single user address (pin, unpin, migrate_kernel): below the end of the user
+    /// address space, alignment not required.
     func address(_ token: String, _ what: String = "address") throws(ScenarioError) -> UInt64 {
         let v = try number(token, what)
         guard v < ScenarioParser.userAddressLimit else {

@@ -1,0 +1,307 @@
+// The deterministic scheduler: runs one execution of a model at a time, one model
+// thread at a time, asking a SchedulingStrategy at every decision who runs next.
+
+import CMMSupport
+import MMSync
+
+/// A `ModelScheduler` that runs executions deterministically (DESIGN §1.9).
+///
+/// Every model thread is a real pthread pinned to CPU 0 and parked on its own
+/// semaphore; exactly one holds the baton and runs. At each hook the running thread
+/// records a trace event and, at a decision (`schedulePoint`, `block`, `join`, thread
+/// end), asks the strategy which runnable thread goes next, posts it and parks itself.
+/// Given the same choices, a deterministic model therefore runs step for step the same.
+///
+/// **Ending early.** If no thread is runnable while some are unfinished (a deadlock),
+/// or an execution exceeds its step bound (a livelock), or the strategy stops it (a
+/// replay diverged), the execution ends at once with a violation or an error, and its
+/// unfinished threads stay parked forever: they cannot be unwound from the middle of
+/// model code. Their stacks and model objects are leaked (`abandonedThreads` counts
+/// them); the caller gets control back. Such threads keep the explorer alive, so call
+/// `shutdown()` when done rather than relying on deinit.
+///
+/// Not reentrant: one `runExecution` at a time, never from a model thread.
+public final class Explorer: ModelScheduler, @unchecked Sendable {
+    // @unchecked Sendable: every mutable field is touched only by the thread holding
+    // the baton (one model thread at a time, or the caller of runExecution between
+    // executions); baton posts and waits order those accesses (see Workers.swift).
+
+    public static let defaultMaxSteps = 200_000
+
+    /// Whether executions record `TraceEvent`s (the `what` texts). Set between executions.
+    public var recordTrace: Bool
+    /// Threads left parked by executions that ended early, over this explorer's life.
+    public private(set) var abandonedThreads = 0
+
+    private enum Status {
+        case runnable
+        case blocked(WaitChannel, String)
+        case joining([Int])
+        case finished
+    }
+    private final class ModelThread {
+        let name: String
+        var status: Status = .runnable
+        let worker: Worker
+        init(name: String, worker: Worker) {
+            self.name = name
+            self.worker = worker
+        }
+    }
+
+    // Per-execution state.
+    private var threads: [ModelThread] = []
+    private var running = -1
+    private var unfinished = 0
+    private var steps = 0
+    private var maxSteps = defaultMaxSteps
+    private var trace: [TraceEvent] = []
+    private var choices: [Int] = []
+    private var found: [Violation] = []
+    private var bodyViolations: [Violation] = []
+    private var stopError: ScheduleError?
+    private var strategy: (any SchedulingStrategy)?
+
+    private let controller = Baton()
+    private var idle: [Worker] = []
+    private var isShutDown = false
+    /// Idle workers kept for reuse; more are let go.
+    private static let maxIdleWorkers = 64
+
+    public init(recordTrace: Bool = true) {
+        self.recordTrace = recordTrace
+    }
+
+    deinit { shutdown() }
+
+    /// Lets the pooled worker threads exit. The explorer cannot run executions after.
+    public func shutdown() {
+        guard !isShutDown else { return }
+        isShutDown = true
+        for w in idle {
+            w.assignment = .quit
+            w.baton.post()
+        }
+        idle.removeAll()
+    }
+
+    // MARK: Running an execution
+
+    /// Runs `body` as model thread 0 ("main") under `strategy` until every model thread
+    /// has finished, or no thread can run, or `maxSteps` decisions were taken, or the
+    /// strategy stops it. `body` may start threads (`ModelThreads.runConcurrently`) and
+    /// returns the violations it found (e.g. an invariant check at its end). The calling
+    /// thread is not a model thread: it waits, then gets the outcome.
+    public func runExecution(strategy: any SchedulingStrategy, maxSteps: Int = Explorer.defaultMaxSteps,
+                             body: @escaping @Sendable () -> [Violation]) -> ExecutionOutcome {
+        precondition(!isShutDown, "Explorer.runExecution after shutdown()")
+        precondition(mm_sched_get() == nil, "Explorer.runExecution called from a model thread")
+        precondition(self.strategy == nil, "Explorer.runExecution is not reentrant")
+        strategy.startExecution()
+        self.strategy = strategy
+        self.maxSteps = max(1, maxSteps)
+        steps = 0
+        unfinished = 0
+        choices.removeAll(keepingCapacity: true)
+        found.removeAll()
+        bodyViolations.removeAll()
+        stopError = nil
+        trace = []
+
+        let main = createThread(name: "main") { [self] in self.bodyViolations = body() }
+        running = main
+        threads[main].worker.baton.post()
+        controller.wait()
+
+        // Every model thread is now finished or parked for good.
+        var error = stopError
+        do { try strategy.endExecution(steps: steps) } catch let e { error = error ?? e }
+        let abandoned = threads.filter { if case .finished = $0.status { false } else { true } }.count
+        abandonedThreads += abandoned
+        let schedule = ScheduleToken(descriptor: strategy.descriptor, executionIndex: strategy.executionIndex,
+                                     maxSteps: self.maxSteps, choices: choices)
+        let outcome = ExecutionOutcome(violations: found + bodyViolations, trace: trace, schedule: schedule,
+                                       steps: steps, threadCount: threads.count, error: error,
+                                       abandonedThreads: abandoned)
+        threads = []
+        trace = []
+        self.strategy = nil
+        return outcome
+    }
+
+    /// Replays a token (see `ScheduleToken`) against `body`. Throws only if the token
+    /// does not decode; a replay that no longer fits the model comes back as
+    /// `outcome.error` (`.divergence`).
+    public func replay(token: String, body: @escaping @Sendable () -> [Violation]) throws(TokenError) -> ExecutionOutcome {
+        let decoded = try ScheduleToken(decoding: token)
+        return runExecution(strategy: ReplayStrategy(token: decoded), maxSteps: decoded.maxSteps, body: body)
+    }
+
+    /// A deterministic random number for model code running under this explorer (the
+    /// strategy's data stream: replays reproduce it). Call only from a model thread.
+    public func nextRandom() -> UInt64 {
+        precondition(strategy != nil && mm_sched_get() != nil, "Explorer.nextRandom outside a model thread")
+        return strategy!.nextRandom()
+    }
+
+    // MARK: ModelScheduler (called by the running model thread)
+
+    public func schedulePoint(_ what: () -> String) {
+        let me = running
+        record(me, .point, what())
+        reschedule(me)
+    }
+
+    public func block(on channel: WaitChannel, _ what: () -> String) {
+        let me = running
+        let text = what()   // always: a deadlock report names what each thread waits for
+        threads[me].status = .blocked(channel, text)
+        record(me, .block, text)
+        reschedule(me)
+    }
+
+    public func wake(_ channel: WaitChannel) {
+        var woken: [String] = []
+        for t in threads {
+            if case .blocked(let c, _) = t.status, c == channel {
+                t.status = .runnable
+                if recordTrace { woken.append(t.name) }
+            }
+        }
+        if !woken.isEmpty { record(running, .event, "wakes " + woken.joined(separator: ", ")) }
+    }
+
+    public func note(_ what: () -> String) {
+        record(running, .note, what())
+    }
+
+    public func spawn(name: String, body: @escaping @Sendable () -> Void) -> Int {
+        let id = createThread(name: name, body: body)
+        record(running, .event, "spawn \(name)")
+        return id
+    }
+
+    public func join(_ ids: [Int]) {
+        let me = running
+        for id in ids { precondition(id >= 0 && id < threads.count && id != me, "Explorer.join: bad thread id \(id)") }
+        while !ids.allSatisfy(isFinished) {
+            threads[me].status = .joining(ids)
+            record(me, .block, "join " + ids.map { self.threads[$0].name }.joined(separator: ", "))
+            reschedule(me)
+        }
+    }
+
+    // MARK: Internals
+
+    private func isFinished(_ id: Int) -> Bool {
+        if case .finished = threads[id].status { return true }
+        return false
+    }
+
+    /// Appends a trace event if traces are on; `text` is evaluated only then.
+    private func record(_ thread: Int, _ kind: TraceEvent.Kind, _ text: @autoclosure () -> String) {
+        guard recordTrace else { return }
+        trace.append(TraceEvent(step: steps, threadID: thread, threadName: threads[thread].name, kind: kind, text: text()))
+    }
+
+    private func createThread(name: String, body: @escaping @Sendable () -> Void) -> Int {
+        let id = threads.count
+        let worker = idle.popLast() ?? Worker.start()
+        let context = SchedulerContext(scheduler: self, threadID: id)
+        // The worker reads this only after its baton is posted, i.e. when first chosen.
+        worker.assignment = .run(Worker.Job(threadID: id, context: context, body: body, explorer: self))
+        threads.append(ModelThread(name: name, worker: worker))
+        unfinished += 1
+        return id
+    }
+
+    /// The running thread `me` reached a decision. Returns when `me` runs again; never
+    /// returns if the execution ended (me is then parked for good).
+    private func reschedule(_ me: Int) {
+        guard let next = decide(current: me) else {
+            // Ended early while `me` is unfinished. Nothing shared may be touched
+            // after the post: the caller of runExecution owns the state again.
+            let worker = threads[me].worker
+            controller.post()
+            worker.parkForever()
+        }
+        if next == me { return }
+        let mine = threads[me].worker.baton
+        running = next
+        threads[next].worker.baton.post()
+        mine.wait()
+    }
+
+    /// Called by a worker whose model thread's body returned. Hands the baton on.
+    func threadFinished(_ me: Int, worker: Worker) {
+        threads[me].status = .finished
+        unfinished -= 1
+        record(me, .event, "finished")
+        for t in threads {
+            if case .joining(let ids) = t.status, ids.allSatisfy(isFinished) { t.status = .runnable }
+        }
+        if idle.count < Self.maxIdleWorkers {
+            idle.append(worker)
+        } else {
+            worker.assignment = .quit
+            worker.baton.post()
+        }
+        if unfinished > 0, let next = decide(current: me) {
+            running = next
+            threads[next].worker.baton.post()
+        } else {
+            controller.post()   // all done, or ended early (deadlock among the others)
+        }
+    }
+
+    /// One scheduling decision: the next thread to run, or nil if the execution ends
+    /// here (a deadlock or step-bound violation, or a strategy error, is recorded).
+    private func decide(current: Int) -> Int? {
+        var runnable: [Int] = []
+        for (id, t) in threads.enumerated() {
+            if case .runnable = t.status { runnable.append(id) }
+        }
+        if runnable.isEmpty {
+            // Only reached with unfinished threads: the last finisher does not decide.
+            endWith(Violation(.deadlock, "no thread can run: " + threadStates()))
+            return nil
+        }
+        if steps >= maxSteps {
+            endWith(Violation(.deadlock, "step bound exceeded (livelock?): \(maxSteps) scheduling decisions; "
+                              + threadStates()))
+            return nil
+        }
+        let choice: Int
+        do {
+            choice = try strategy!.chooseNext(runnable: runnable, current: current, step: steps)
+        } catch {
+            stopError = error
+            record(current, .event, "stopped: \(error)")
+            return nil
+        }
+        guard runnable.contains(choice) else {
+            stopError = .invalidChoice("chose thread \(choice) at step \(steps); runnable were \(runnable)")
+            return nil
+        }
+        if runnable.count > 1 { choices.append(choice) }
+        steps += 1
+        return choice
+    }
+
+    private func endWith(_ v: Violation) {
+        found.append(v)
+        record(running, .event, "\(v)")
+    }
+
+    /// Every unfinished thread and what it waits for, for deadlock reports.
+    private func threadStates() -> String {
+        threads.compactMap { t -> String? in
+            switch t.status {
+            case .finished: return nil
+            case .runnable: return "\(t.name): runnable"
+            case .blocked(let c, let what): return "\(t.name): \(what) (\(c))"
+            case .joining(let ids): return "\(t.name): join " + ids.map { threads[$0].name }.joined(separator: ", ")
+            }
+        }.joined(separator: "; ")
+    }
+}

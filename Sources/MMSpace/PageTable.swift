@@ -1,0 +1,115 @@
+// Page tables (Linux: the pgd/p4d/pud/pmd/pte levels of arch/x86 and mm/memory.c).
+// Two levels: a directory from 2 MiB-aligned ranges to PTE tables of 512 entries, each
+// PTE table with its own lock (Linux's split page-table lock, one per PMD-level table).
+// The directory is protected by mm->page_table_lock, a short-held plain lock that is
+// never held across a model lock.
+
+import MMPhysical
+import MMSync
+
+/// One page-table entry (Linux: pte_t and the swp_entry_t of a migration entry).
+/// Present: bit 0, write bit 1, dirty bit 2, young bit 3, PFN from bit 12.
+/// Migration entry: bit 0 clear, bit 4 set, write bit 1, PFN from bit 12.
+public struct PTE: Equatable, Sendable, CustomStringConvertible {
+    public let raw: UInt64
+    public init(raw: UInt64) { self.raw = raw }
+
+    public static let none = PTE(raw: 0)
+    static let presentBit: UInt64 = 1, writeBit: UInt64 = 2, dirtyBit: UInt64 = 4, youngBit: UInt64 = 8
+    static let migrationBit: UInt64 = 16
+
+    /// Linux: pfn_pte() with protection bits.
+    public static func present(_ pfn: PFN, write: Bool, dirty: Bool = false, young: Bool = true) -> PTE {
+        PTE(raw: UInt64(pfn) << 12 | presentBit | (write ? writeBit : 0) | (dirty ? dirtyBit : 0) | (young ? youngBit : 0))
+    }
+    /// Linux: make_migration_entry() + swp_entry_to_pte().
+    public static func migration(_ pfn: PFN, write: Bool) -> PTE {
+        PTE(raw: UInt64(pfn) << 12 | migrationBit | (write ? writeBit : 0))
+    }
+
+    public var isNone: Bool { raw == 0 }
+    public var isPresent: Bool { raw & Self.presentBit != 0 }
+    /// Linux: is_migration_entry().
+    public var isMigration: Bool { raw & Self.presentBit == 0 && raw & Self.migrationBit != 0 }
+    public var pfn: PFN { PFN(truncatingIfNeeded: raw >> 12) }
+    public var isWrite: Bool { raw & Self.writeBit != 0 }
+    public var isDirty: Bool { raw & Self.dirtyBit != 0 }
+    public func withWrite(_ w: Bool) -> PTE { PTE(raw: w ? raw | Self.writeBit : raw & ~Self.writeBit) }
+    public func withDirty() -> PTE { PTE(raw: raw | Self.dirtyBit) }
+
+    public var description: String {
+        if isNone { return "none" }
+        if isMigration { return "migration(pfn \(pfn)\(isWrite ? ", write" : ""))" }
+        return "pfn \(pfn)\(isWrite ? " w" : "")\(isDirty ? " d" : "")"
+    }
+}
+
+/// A table of 512 PTEs covering 2 MiB, with its split lock (Linux: pte_lockptr()).
+public final class PteTable: @unchecked Sendable {
+    public static let entries = 512
+    /// Base virtual address covered by this table.
+    public let base: UInt64
+    /// The split page-table lock. Every read or write of an entry holds it.
+    public let ptl = ModelMutex("ptl")
+    private let slots: UnsafeMutablePointer<UInt64>
+
+    init(base: UInt64) {
+        self.base = base
+        slots = .allocate(capacity: Self.entries)
+        slots.initialize(repeating: 0, count: Self.entries)
+    }
+    deinit { slots.deallocate() }
+
+    @inline(__always) static func slot(_ addr: UInt64) -> Int { Int((addr >> 12) & 511) }
+
+    /// Reads an entry. Caller holds `ptl`.
+    @inline(__always) public subscript(addr: UInt64) -> PTE {
+        get { PTE(raw: slots[Self.slot(addr)]) }
+        set { slots[Self.slot(addr)] = newValue.raw }
+    }
+}
+
+/// An address space's page tables.
+public final class PageTable: @unchecked Sendable {
+    /// Linux: mm->page_table_lock (guards the directory only).
+    private let directoryLock = PlainLock()
+    private var tables: [UInt64: PteTable] = [:]
+
+    init() {}
+
+    @inline(__always) static func dirKey(_ addr: UInt64) -> UInt64 { addr >> 21 }
+
+    /// The PTE table covering `addr`, allocated if `allocate` (Linux: pte_alloc_map_lock
+    /// without the lock).
+    public func table(for addr: UInt64, allocate: Bool) -> PteTable? {
+        directoryLock.withLock {
+            let k = Self.dirKey(addr)
+            if let t = tables[k] { return t }
+            guard allocate else { return nil }
+            let t = PteTable(base: k << 21)
+            tables[k] = t
+            return t
+        }
+    }
+
+    /// Every table, ordered by address (for zap, fork and the checker).
+    public func allTables() -> [PteTable] {
+        directoryLock.withLock { tables.values.sorted { $0.base < $1.base } }
+    }
+
+    /// Tables overlapping [start, end).
+    public func tables(in start: UInt64, _ end: UInt64) -> [PteTable] {
+        directoryLock.withLock {
+            var out: [PteTable] = []
+            var k = Self.dirKey(start)
+            while k << 21 < end {
+                if let t = tables[k] { out.append(t) }
+                k += 1
+            }
+            return out
+        }
+    }
+
+    /// Drops every table (Linux: free_pgtables at exit). Entries must all be none.
+    func freeAll() { directoryLock.withLock { tables.removeAll() } }
+}

@@ -1,0 +1,131 @@
+// Reverse mapping of anonymous pages (Linux: mm/rmap.c): from a page to every PTE that
+// maps it, through page->mapping → anon_vma → its list of VMAs → the address computed
+// from page->index.
+//
+// Lock ordering (outermost first; a thread holding one may take those indented below):
+//
+//   mm->mmap_lock (ModelRWLock "mmap_lock")
+//     page lock (PG_locked bit, PhysicalMemory.lockPage)
+//       anon_vma->lock (ModelMutex "anon_vma")
+//         page-table lock (PteTable.ptl, "ptl"); mremap nests the source then the target ptl
+//           lruvec->lru_lock ("lru")
+//             zone->lock ("zone")
+//   mm->page_table_lock (PlainLock, never held across any of the above)
+//
+// Kernel-context migration (compaction, hot-remove) enters at the page lock without
+// mmap_lock; that is exactly why it must pin the anon_vma (see AnonVmaPinPolicy).
+// Pages are freed (put_page → lru_lock → zone lock) after the ptl is dropped.
+
+import MMPhysical
+import MMSync
+import Synchronization
+
+/// A reference to an anon_vma as stored in page->mapping: slab slot and the slot's
+/// generation when the reference was taken. A reference whose generation no longer
+/// matches its slot points at freed (or freed and reused) memory.
+public struct AnonVmaRef: Hashable, Sendable, CustomStringConvertible {
+    public let slot: UInt32
+    public let generation: UInt32
+    public init(slot: UInt32, generation: UInt32) { self.slot = slot; self.generation = generation }
+
+    /// page->mapping encoding: 0 is "no mapping".
+    public var encoded: UInt64 { UInt64(generation) << 32 | UInt64(slot + 1) }
+    public init?(encoded: UInt64) {
+        guard encoded != 0 else { return nil }
+        slot = UInt32(truncatingIfNeeded: encoded) - 1
+        generation = UInt32(truncatingIfNeeded: encoded >> 32)
+    }
+    public var description: String { "anon_vma #\(slot).\(generation)" }
+}
+
+/// How migration keeps an anon_vma alive while the page it describes is unmapped.
+public enum AnonVmaPinPolicy: String, Sendable, CaseIterable {
+    /// Before the seed: nothing pins it; kernel-context migration can use it after free.
+    case none
+    /// The seed's anon_vma_hold / anon_vma_release / anon_vma_unlink, as posted.
+    case seedV2 = "seed-v2"
+    /// Linux 2.6.34+: an atomic count; the last dropper frees an empty anon_vma.
+    case refcount
+}
+
+/// One anon_vma (Linux: struct anon_vma). Slots live forever in the slab and are
+/// reused after free, like SLAB_TYPESAFE_BY_RCU memory: locking a freed slot is safe,
+/// using what it describes is not — that is what generations detect.
+public final class AnonVma: @unchecked Sendable {
+    public let slot: UInt32
+    /// Linux: anon_vma->lock.
+    public let lock = ModelMutex("anon_vma")
+    let generationAtomic = Atomic<UInt32>(0)
+    let allocatedAtomic = Atomic<Bool>(false)
+    /// `refcount` policy: 1 for the VMA list while non-empty, plus one per migration pin.
+    let refcount = Atomic<Int32>(0)
+    /// `seed-v2` policy: the seed's plain `int ref`, only touched under `lock`.
+    var seedRef: Int = 0
+    /// The VMAs sharing this anon_vma (Linux: anon_vma->head). Under `lock`.
+    var vmas: [VMA] = []
+
+    init(slot: UInt32) { self.slot = slot }
+
+    public var generation: UInt32 { generationAtomic.load(ordering: .acquiring) }
+    public var isAllocated: Bool { allocatedAtomic.load(ordering: .acquiring) }
+    public var ref: AnonVmaRef { AnonVmaRef(slot: slot, generation: generation) }
+    /// True when `r` names this slot's current, live incarnation.
+    func isLive(_ r: AnonVmaRef) -> Bool { isAllocated && generation == r.generation }
+}
+
+/// The anon_vma slab (Linux: anon_vma_cachep). Free slots are reused LIFO so that a
+/// stale reference very likely meets a *different* live anon_vma, as on a real kernel.
+public final class AnonVmaSlab: @unchecked Sendable {
+    private let lock = PlainLock()
+    private var slots: [AnonVma] = []
+    private var freeSlots: [UInt32] = []
+    let vmstat: VMStat
+
+    init(vmstat: VMStat) { self.vmstat = vmstat }
+
+    /// Linux: anon_vma_alloc().
+    func alloc() -> AnonVma {
+        let a: AnonVma = lock.withLock {
+            if let s = freeSlots.popLast() { return slots[Int(s)] }
+            let a = AnonVma(slot: UInt32(slots.count))
+            slots.append(a)
+            return a
+        }
+        precondition(!a.isAllocated, "anon_vma slot \(a.slot) allocated twice")
+        a.seedRef = 0
+        a.refcount.store(0, ordering: .relaxed)
+        a.allocatedAtomic.store(true, ordering: .releasing)
+        vmstat.add(.anonVmaAlloc)
+        Sched.note("\(a.ref) allocated")
+        return a
+    }
+
+    /// Linux: anon_vma_free(). The generation moves on, so every outstanding reference
+    /// becomes stale.
+    func free(_ a: AnonVma) {
+        let r = a.ref
+        precondition(a.isAllocated, "double free of \(r)")
+        a.allocatedAtomic.store(false, ordering: .releasing)
+        a.generationAtomic.wrappingAdd(1, ordering: .acquiringAndReleasing)
+        lock.withLock { freeSlots.append(a.slot) }
+        vmstat.add(.anonVmaFree)
+        Sched.note("\(r) freed")
+    }
+
+    /// The slot a reference names (always valid memory; maybe not the same anon_vma).
+    public func slot(_ r: AnonVmaRef) -> AnonVma? {
+        lock.withLock { Int(r.slot) < slots.count ? slots[Int(r.slot)] : nil }
+    }
+
+    /// Every slot ever created (for the checker).
+    public func allSlots() -> [AnonVma] { lock.withLock { slots } }
+}
+
+extension AnonVma {
+    /// The VMAs on the list. Caller holds `lock` (or the machine is quiet).
+    public var vmaList: [VMA] { vmas }
+    /// `refcount`-policy count (for the checker and tests).
+    public var pinCount: Int32 { refcount.load(ordering: .acquiring) }
+    /// `seed-v2` count (for the checker and tests).
+    public var seedCount: Int { seedRef }
+}

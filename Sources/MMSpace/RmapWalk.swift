@@ -1,0 +1,210 @@
+// anon_vma life cycle and the rmap walks migration needs (Linux: mm/rmap.c
+// anon_vma_prepare, anon_vma_unlink, page_lock_anon_vma, try_to_unmap_one,
+// remove_migration_ptes; the seed's anon_vma_hold / anon_vma_release; and today's
+// folio_get_anon_vma / put_anon_vma). The lock order is at the top of Rmap.swift.
+
+import MMPhysical
+import MMSync
+
+/// A pin on an anon_vma taken by migration before unmapping (see AnonVmaPinPolicy).
+public struct AnonVmaPin: Sendable {
+    public let anon: AnonVma
+    public let ref: AnonVmaRef
+    public let policy: AnonVmaPinPolicy
+}
+
+extension Machine {
+    // MARK: life cycle
+
+    /// Gives `vma` an anon_vma before its first anonymous page (Linux: anon_vma_prepare).
+    /// Called with the mmap_lock held for reading; racing faults agree on one.
+    func anonVmaPrepare(_ vma: VMA) {
+        if vma.anonVmaEncoded.load(ordering: .acquiring) != 0 { return }
+        let a = slab.alloc()
+        a.refcount.store(1, ordering: .releasing)   // the VMA list's reference
+        a.lock.lock()
+        let (won, _) = vma.anonVmaEncoded.compareExchange(expected: 0, desired: a.ref.encoded, ordering: .acquiringAndReleasing)
+        if won { a.vmas.append(vma) }
+        a.lock.unlock()
+        if !won { slab.free(a) }   // never published
+    }
+
+    /// Adds a VMA to an existing anon_vma (Linux: anon_vma_link, used by fork and splits).
+    func anonVmaLinkLocked(_ a: AnonVma, _ vma: VMA) {
+        a.vmas.append(vma)
+    }
+
+    /// Removes `vma` from its anon_vma and frees the anon_vma if nothing needs it any
+    /// more — what "needs" means is the pin policy (Linux: anon_vma_unlink; the seed's
+    /// version keeps it while its migration count is non-zero).
+    func anonVmaUnlink(_ vma: VMA) {
+        guard let r = vma.anonVma, let a = lockAnonVma(r, "unlink \(vma)") else { return }
+        a.vmas.removeAll { $0 === vma }
+        Sched.point("unlink: \(vma) left \(r)")
+        let listEmpty = a.vmas.isEmpty
+        let policy = pinPolicy
+        // The seed: "migrate_pages() has reference to this" keeps it alive.
+        let seedKeeps = policy == .seedV2 && a.seedRef != 0
+        a.lock.unlock()
+        guard listEmpty else { return }
+        switch policy {
+        case .none, .seedV2:
+            _ = a.refcount.wrappingSubtract(1, ordering: .acquiringAndReleasing)   // bookkeeping only
+            if !seedKeeps { slab.free(a) }
+        case .refcount:
+            putAnonVma(a)   // drop the list's reference; a migration pin may outlive it
+        }
+    }
+
+    /// Linux: put_anon_vma(). The last reference frees; taking and dropping the lock
+    /// first waits out any walker that still holds it.
+    func putAnonVma(_ a: AnonVma) {
+        let left = a.refcount.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
+        precondition(left >= 0, "anon_vma #\(a.slot) refcount underflow")
+        if left == 0 {
+            a.lock.lock()
+            a.lock.unlock()
+            slab.free(a)
+        }
+    }
+
+    // MARK: locking an anon_vma
+
+    /// Locks the anon_vma `r` names for a walk that trusts the reference (remove
+    /// migration PTEs, unlink, release). A stale reference is a use-after-free: it is
+    /// reported with `what` and nil is returned; the caller skips its walk.
+    func lockAnonVma(_ r: AnonVmaRef, _ what: @autoclosure () -> String) -> AnonVma? {
+        guard let a = slab.slot(r) else {
+            violations.report(Violation(.useAfterFree, "\(what()): \(r) was never allocated"))
+            return nil
+        }
+        a.lock.lock()
+        if a.isLive(r) { return a }
+        let now = a.isAllocated ? "reused as \(a.ref)" : "free"
+        a.lock.unlock()
+        violations.report(Violation(.useAfterFree, "\(what()): \(r) used after free (slot \(now))"))
+        return nil
+    }
+
+    /// Locks the anon_vma of a mapped page, or returns nil if the page is not mapped
+    /// (Linux: page_lock_anon_vma_read): the safe lookup — page->mapping is trusted only
+    /// while page_mapped() holds, and both are re-checked under the lock.
+    public func pageLockAnonVma(_ pfn: PFN) -> AnonVma? {
+        let pages = phys.pages
+        guard pages.isMapped(pfn), let r = AnonVmaRef(encoded: pages.mapping(pfn)), let a = slab.slot(r) else { return nil }
+        a.lock.lock()
+        if a.isLive(r), pages.isMapped(pfn) { return a }
+        a.lock.unlock()
+        return nil
+    }
+
+    // MARK: migration pins
+
+    /// Pins the anon_vma of `pfn` for the duration of a migration, per policy. The
+    /// page is locked and isolated. Returns nil when there is nothing to pin.
+    public func holdAnonVma(_ pfn: PFN, policy: AnonVmaPinPolicy) -> AnonVmaPin? {
+        switch policy {
+        case .none:
+            return nil
+        case .seedV2:
+            // Linux (seed): anon_vma_hold() — counts only when the list is non-empty.
+            guard let a = pageLockAnonVma(pfn) else { return nil }
+            if !a.vmas.isEmpty { a.seedRef += 1 }
+            let pin = AnonVmaPin(anon: a, ref: a.ref, policy: policy)
+            a.lock.unlock()
+            Sched.note("hold \(pin.ref) (seed ref \(a.seedRef))")
+            return pin
+        case .refcount:
+            // Linux: folio_get_anon_vma() — a count taken while the page is still mapped,
+            // then re-checked: if it was unmapped meanwhile the anon_vma may be dying.
+            guard let a = pageLockAnonVma(pfn) else { return nil }
+            a.refcount.wrappingAdd(1, ordering: .acquiringAndReleasing)
+            let pin = AnonVmaPin(anon: a, ref: a.ref, policy: policy)
+            a.lock.unlock()
+            Sched.point("pinned \(pin.ref)")
+            if !phys.pages.isMapped(pfn) {
+                putAnonVma(a)
+                return nil
+            }
+            return pin
+        }
+    }
+
+    /// Drops a migration pin (the seed's anon_vma_release, or put_anon_vma).
+    public func releaseAnonVma(_ pin: AnonVmaPin?) {
+        guard let pin else { return }
+        switch pin.policy {
+        case .none:
+            return
+        case .seedV2:
+            guard let a = lockAnonVma(pin.ref, "anon_vma_release") else { return }
+            var empty = a.vmas.isEmpty
+            a.seedRef -= 1
+            if a.seedRef == 0 { empty = false }   // as posted: the test is inverted
+            Sched.note("release \(pin.ref) (seed ref \(a.seedRef), \(empty ? "freeing" : "keeping"))")
+            a.lock.unlock()
+            if empty { slab.free(a) }
+        case .refcount:
+            putAnonVma(pin.anon)
+        }
+    }
+
+    // MARK: walks
+
+    /// Replaces every PTE mapping the locked page `pfn` by a migration entry (Linux:
+    /// try_to_unmap with TTU_MIGRATION → try_to_unmap_one). Each removed mapping drops
+    /// its mapcount and its page reference. Returns the number of entries installed.
+    @discardableResult
+    public func tryToUnmapMigration(_ pfn: PFN) -> Int {
+        let pages = phys.pages
+        guard let a = pageLockAnonVma(pfn) else { return 0 }
+        let index = pages.index(pfn)
+        var installed = 0
+        for vma in a.vmas {
+            guard let addr = vma.address(ofIndex: index),
+                  let t = vma.mm.pageTable.table(for: addr, allocate: false) else { continue }
+            t.ptl.lock()
+            let pte = t[addr]
+            if pte.isPresent, pte.pfn == pfn {
+                t[addr] = .migration(pfn, write: pte.isWrite)
+                if pte.isDirty { pages.setFlags(pfn, PageFlag.dirty) }
+                pages.decMapcount(pfn)
+                phys.putPage(pfn)   // never the last: the isolation reference remains
+                installed += 1
+            }
+            t.ptl.unlock()
+        }
+        a.lock.unlock()
+        Sched.note("unmap pfn \(pfn) → \(installed) migration entr\(installed == 1 ? "y" : "ies")")
+        return installed
+    }
+
+    /// Replaces the migration entries for `old` by PTEs mapping `new` (Linux:
+    /// remove_migration_ptes; on failure the caller passes new == old). `r` is the
+    /// anon_vma read from the page before unmapping — trusted, so a stale one is a
+    /// use-after-free. Returns the number of PTEs restored.
+    @discardableResult
+    public func removeMigrationPtes(old: PFN, new: PFN, anonVma r: AnonVmaRef) -> Int {
+        let pages = phys.pages
+        guard let a = lockAnonVma(r, "remap pfn \(old)") else { return 0 }
+        let index = pages.index(new)
+        let dirty = pages.test(new, PageFlag.dirty)
+        var restored = 0
+        for vma in a.vmas {
+            guard let addr = vma.address(ofIndex: index),
+                  let t = vma.mm.pageTable.table(for: addr, allocate: false) else { continue }
+            t.ptl.lock()
+            let pte = t[addr]
+            if pte.isMigration, pte.pfn == old {
+                t[addr] = .present(new, write: pte.isWrite, dirty: dirty)
+                pages.incMapcount(new)
+                pages.getRef(new)
+                restored += 1
+            }
+            t.ptl.unlock()
+        }
+        a.lock.unlock()
+        Sched.note("remap pfn \(old) → pfn \(new): \(restored) PTE\(restored == 1 ? "" : "s") via \(r)")
+        return restored
+    }
+}
