@@ -13,6 +13,9 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
         case staleMigrationEntry = "stale-migration-entry"
         case deadlock
         case accounting
+        /// A mapped page whose rmap (page->mapping, page->index, anon_vma list) does not
+        /// lead back to the PTE that maps it.
+        case rmap
     }
     public let kind: Kind
     public let message: String

@@ -1,0 +1,249 @@
+// Page migration (Linux: mm/migrate.c migrate_pages, unmap_and_move, move_to_new_page;
+// the seed's __migrate_pages(…, nocontext) and migrate_pages_nocontext).
+//
+// A page goes through: lock → writeback → pin anon_vma → unmap (migration entries) →
+// reference check → copy → remap → unlock, and ends either migrated (the old frame
+// freed) or intact where it was, every mapping restored. Two contexts:
+//   process — the caller holds the owner's mmap_lock (a system call): the owner's VMA
+//             cannot leave the anon_vma, so the anon_vma cannot be freed under us;
+//   kernel  — no mmap_lock (compaction, hot-remove): the owner may exit at any moment
+//             after unmap; only the anon_vma pin keeps page->mapping meaningful.
+
+import MMPhysical
+import MMSpace
+import MMSync
+
+/// Linux: enum migrate_mode.
+public enum MigrateMode: String, Sendable, CaseIterable {
+    /// Never block: trylock only, writeback is -EBUSY.
+    case async
+    /// May block on the page lock, not on writeback.
+    case syncLight = "sync-light"
+    /// May block on both.
+    case sync
+}
+
+/// Linux: enum migrate_reason (the ones mmlab drives).
+public enum MigrateReason: String, Sendable, CaseIterable {
+    case compaction, memoryHotplug = "memory_hotplug", syscall, numaMisplaced = "numa_misplaced"
+    var counter: VMStatItem {
+        switch self {
+        case .compaction: return .migrateReasonCompaction
+        case .memoryHotplug: return .migrateReasonHotplug
+        case .syscall: return .migrateReasonSyscall
+        case .numaMisplaced: return .migrateReasonNuma
+        }
+    }
+}
+
+/// Who asks for the migration (the seed's `nocontext` flag).
+public enum MigrationContext: String, Sendable {
+    /// The caller holds the owner's mmap_lock for reading (and a reference on its mm).
+    case process
+    /// The kernel itself, without any mmap_lock: migrate_pages_nocontext.
+    case kernel
+}
+
+/// What became of one page.
+public enum PageOutcome: Sendable, Equatable {
+    case migrated(to: PFN)
+    /// Nobody referenced it any more: freed instead of moved (counts as success).
+    case freed
+    case failed(Errno)
+}
+
+/// Result of one migratePages call.
+public struct MigrationResult: Sendable {
+    public var outcomes: [PFN: PageOutcome] = [:]
+    /// Linux's return value: pages not migrated.
+    public var notMigrated: Int = 0
+    public var succeeded: Int = 0
+    public var passes: Int = 0
+}
+
+/// A migration event for `--trace` (Linux: tracepoints mm_migrate_pages_start and
+/// mm_migrate_pages, plus one per page).
+public enum MigrationEvent: Sendable, CustomStringConvertible {
+    case start(pages: Int, mode: MigrateMode, reason: MigrateReason, context: MigrationContext)
+    case page(old: PFN, pass: Int, outcome: PageOutcome)
+    case retry(old: PFN, pass: Int, error: Errno)
+    case end(succeeded: Int, failed: Int, passes: Int)
+
+    public var description: String {
+        switch self {
+        case let .start(n, mode, reason, ctx):
+            return "migrate start: \(n) page\(n == 1 ? "" : "s") mode=\(mode.rawValue) reason=\(reason.rawValue) context=\(ctx.rawValue)"
+        case let .page(old, pass, outcome):
+            switch outcome {
+            case .migrated(let new): return "migrate pass \(pass): pfn \(old) → pfn \(new)"
+            case .freed: return "migrate pass \(pass): pfn \(old) freed under us"
+            case .failed(let e): return "migrate pass \(pass): pfn \(old) failed -\(e.name)"
+            }
+        case let .retry(old, pass, e):
+            return "migrate pass \(pass): pfn \(old) -\(e.name), retry"
+        case let .end(s, f, p):
+            return "migrate end: succeeded=\(s) failed=\(f) passes=\(p)"
+        }
+    }
+}
+
+/// Test hooks at the seed's race windows. Deterministic tests use them to run another
+/// action (an owner's exit) exactly there; the explorer uses the yield points instead.
+public struct MigrationHooks: Sendable {
+    public var afterUnmap: (@Sendable (PFN) -> Void)?
+    public init(afterUnmap: (@Sendable (PFN) -> Void)? = nil) { self.afterUnmap = afterUnmap }
+}
+
+/// The migration engine of one machine.
+public struct Migrator: Sendable {
+    public let machine: Machine
+    public var hooks = MigrationHooks()
+    /// Receives every migration event (`--trace`); nil costs nothing.
+    public var onEvent: (@Sendable (MigrationEvent) -> Void)?
+
+    /// Linux: the 10-pass limit of migrate_pages.
+    public static let maxPasses = 10
+
+    public init(_ machine: Machine) { self.machine = machine }
+
+    /// Migrates isolated pages (Linux: migrate_pages). Up to 10 passes; -EAGAIN retries;
+    /// from the fourth pass on (`pass > 2`) it forces: sleeps on the page lock, waits
+    /// for writeback (sync mode). -ENOMEM stops the whole call. Failed pages go back to
+    /// the LRU; migrated ones are freed. Every page in `pages` must be isolated by the
+    /// caller (one reference each).
+    public func migratePages(_ pages: [PFN], allocate: (PFN) -> PFN?, mode: MigrateMode,
+                             reason: MigrateReason, context: MigrationContext) -> MigrationResult {
+        var result = MigrationResult()
+        onEvent?(.start(pages: pages.count, mode: mode, reason: reason, context: context))
+        var retry = pages
+        var pass = 0
+        outer: while pass < Self.maxPasses && !retry.isEmpty {
+            var next: [PFN] = []
+            for (i, pfn) in retry.enumerated() {
+                let rc = unmapAndMove(pfn, allocate: allocate, force: pass > 2, mode: mode, context: context)
+                switch rc {
+                case .failed(.EAGAIN):
+                    onEvent?(.retry(old: pfn, pass: pass, error: .EAGAIN))
+                    next.append(pfn)
+                case .failed(.ENOMEM):
+                    // Linux: -ENOMEM ends the call; everything not yet done stays put.
+                    for p in retry[i...] { result.outcomes[p] = .failed(.ENOMEM) }
+                    for p in next { result.outcomes[p] = .failed(.ENOMEM) }
+                    onEvent?(.page(old: pfn, pass: pass, outcome: rc))
+                    retry = []
+                    pass += 1
+                    break outer
+                default:
+                    result.outcomes[pfn] = rc
+                    onEvent?(.page(old: pfn, pass: pass, outcome: rc))
+                }
+            }
+            retry = next
+            pass += 1
+        }
+        for p in retry { result.outcomes[p] = .failed(.EAGAIN) }
+        result.passes = pass
+        let vm = machine.vmstat
+        for (pfn, o) in result.outcomes {
+            switch o {
+            case .migrated, .freed:
+                result.succeeded += 1
+            case .failed:
+                result.notMigrated += 1
+                machine.phys.putback(pfn)
+            }
+        }
+        vm.add(.pgmigrateSuccess, Int64(result.succeeded))
+        vm.add(.pgmigrateFail, Int64(result.notMigrated))
+        vm.add(reason.counter, Int64(result.succeeded))
+        onEvent?(.end(succeeded: result.succeeded, failed: result.notMigrated, passes: pass))
+        return result
+    }
+
+    /// One page (Linux: unmap_and_move as the seed changes it).
+    func unmapAndMove(_ old: PFN, allocate: (PFN) -> PFN?, force: Bool, mode: MigrateMode,
+                      context: MigrationContext) -> PageOutcome {
+        let phys = machine.phys, pages = phys.pages
+        Sched.point("migrate pfn \(old): start")
+        // Only our isolation reference left: the owner let go of it meanwhile.
+        if pages.refcount(old) == 1 {
+            pages.clearFlags(old, PageFlag.isolated)
+            phys.putPage(old)
+            return .freed
+        }
+        guard let new = allocate(old) else { return .failed(.ENOMEM) }
+
+        if !phys.trylockPage(old) {
+            guard force, mode != .async else { return abort(new, .EAGAIN) }
+            phys.lockPage(old)
+        }
+        Sched.point("migrate pfn \(old): locked")
+        if pages.test(old, PageFlag.writeback) {
+            // Only full sync migration waits for writeback (the retry loop is too short
+            // for async, the stall too costly for sync-light).
+            guard mode == .sync else { phys.unlockPage(old); return abort(new, .EBUSY) }
+            guard force else { phys.unlockPage(old); return abort(new, .EAGAIN) }
+            phys.waitOnWriteback(old)
+        }
+
+        let policy = machine.pinPolicy
+        // The seed pins only without context; the corrected scheme always does.
+        let pinNeeded = policy == .refcount || (policy == .seedV2 && context == .kernel)
+        var pin: AnonVmaPin? = nil
+        if pinNeeded, pages.isMapped(old) { pin = machine.holdAnonVma(old, policy: policy) }
+        let anonVma = AnonVmaRef(encoded: pages.mapping(old))
+
+        // The seed's first fix: a page nobody maps can still be a migration target.
+        let wasMapped = pages.isMapped(old)
+        if wasMapped { machine.tryToUnmapMigration(old) }
+        hooks.afterUnmap?(old)
+        Sched.point("migrate pfn \(old): unmapped")
+
+        var rc: PageOutcome
+        if pages.isMapped(old) || pages.refcount(old) != 1 {
+            // Linux: folio_migrate_mapping's refcount check — someone else holds it.
+            rc = .failed(.EAGAIN)
+        } else {
+            moveToNewPage(old, new)
+            rc = .migrated(to: new)
+        }
+        Sched.point("migrate pfn \(old): before remap")
+        // The seed walks the anon_vma whatever happened; the corrected scheme only when
+        // it actually installed migration entries (Linux 2.6.34).
+        if let anonVma, wasMapped || policy != .refcount {
+            if case .migrated = rc {
+                machine.removeMigrationPtes(old: old, new: new, anonVma: anonVma)
+            } else {
+                machine.removeMigrationPtes(old: old, new: old, anonVma: anonVma)
+            }
+        }
+        machine.releaseAnonVma(pin)
+        phys.unlockPage(old)
+
+        guard case .migrated = rc else { return abort(new, rc == .failed(.EAGAIN) ? .EAGAIN : .EBUSY) }
+        // Point of no return passed: the old frame goes, the new one joins the LRU.
+        pages.clearFlags(old, PageFlag.isolated)
+        phys.putPage(old)
+        phys.lruOf(new).add(new)
+        phys.putPage(new)   // the allocation reference; mappings hold their own
+        return rc
+    }
+
+    private func abort(_ new: PFN, _ e: Errno) -> PageOutcome {
+        machine.phys.putPage(new)
+        return .failed(e)
+    }
+
+    /// Linux: move_to_new_page → migrate_folio: contents, flags, mapping and index move
+    /// to the new frame; the old one forgets its mapping.
+    private func moveToNewPage(_ old: PFN, _ new: PFN) {
+        let phys = machine.phys, pages = phys.pages
+        phys.frames.copy(from: old, to: new)
+        pages.setFlags(new, pages.flags(old) & PageFlag.migrateCopyMask)
+        pages.setIndex(new, pages.index(old))
+        pages.setMapping(new, pages.mapping(old))
+        pages.setMapping(old, 0)
+        pages.clearFlags(old, PageFlag.migrateCopyMask)
+        Sched.note("copy pfn \(old) → pfn \(new)")
+    }
+}
