@@ -20,8 +20,10 @@ public enum ScenarioParser {
 
     /// Page size assumed by alignment checks.
     public static let pageBytes: UInt64 = 4096
-    /// End (exclusive) of the user address space: Linux x86-64 TASK_SIZE, 2^47 - 4096.
-    public static let userAddressLimit: UInt64 = (1 << 47) - 4096
+    /// End (exclusive) of the model's user address space: 2^44 (16 TiB), so that every
+    /// page index fits the 32-bit page->index of the compact descriptors (MMSpace's
+    /// userAddressLimit; Linux x86-64 goes to 2^47).
+    public static let userAddressLimit: UInt64 = 1 << 44
     /// Largest `node_mem=` accepted (1 TiB).
     public static let maxNodeMemBytes: UInt64 = 1 << 40
     /// Largest `nodes=` accepted.

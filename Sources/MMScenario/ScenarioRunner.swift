@@ -1,0 +1,181 @@
+// Runs a parsed scenario on a fresh machine (DESIGN §3): statements outside thread
+// blocks in order on the calling thread, each group of consecutive thread blocks
+// concurrently (real threads in `run`, scheduler-chosen order under `explore`).
+
+import MMCheck
+import MMMigrate
+import MMPhysical
+import MMSpace
+import MMSync
+
+/// The outcome of one executed statement, as the JSON lines of `run --json` give it.
+public struct StatementResult: Sendable {
+    public let line: Int
+    public let op: String
+    public let thread: String?
+    public var ret: Int = 0
+    public var errno: Errno? = nil
+    public var status: [Int]? = nil
+    /// Only for `verify`.
+    public var violations: [Violation]? = nil
+
+    public var json: JSONValue {
+        var m: [(String, JSONValue)] = [("line", .int(line)), ("op", .string(op))]
+        if let thread { m.append(("thread", .string(thread))) }
+        if let violations {
+            m.append(("ok", .bool(violations.isEmpty)))
+            m.append(("violations", MachineReport.violationsJSON(violations)))
+            return .object(m)
+        }
+        m.append(("ret", .int(ret)))
+        m.append(("errno", errno.map { .string($0.name) } ?? .null))
+        if let status { m.append(("status", .array(status.map { .int($0) }))) }
+        return .object(m)
+    }
+
+    public var text: String {
+        let who = thread.map { " [\($0)]" } ?? ""
+        if let violations {
+            return "line \(line)\(who): verify " + (violations.isEmpty ? "ok" : "FAILED:\n" + violations.map { "  \($0)" }.joined(separator: "\n"))
+        }
+        var s = "line \(line)\(who): \(op) → "
+        if let errno { s += "-1 \(errno.name)" } else { s += "\(ret)" }
+        if let status { s += " status \(status)" }
+        return s
+    }
+}
+
+/// Options of a scenario run.
+public struct RunOptions: Sendable {
+    /// Overrides the machine's initial pin policy (`--pin-policy`); `policy` lines still apply.
+    public var pinPolicy: AnonVmaPinPolicy? = nil
+    /// Called for every executed statement (from the thread that ran it).
+    public var onResult: (@Sendable (StatementResult) -> Void)? = nil
+    /// Called for every migration event (`--trace`).
+    public var onMigrationEvent: (@Sendable (MigrationEvent) -> Void)? = nil
+    /// Test-only: mremap without the rmap lock (Linux's historic bug).
+    public var skipMremapRmapLock = false
+    public init() {}
+}
+
+/// Executes one scenario. Create one per run: it owns the machine it boots.
+public final class ScenarioRunner: @unchecked Sendable {
+    public let scenario: Scenario
+    public let options: RunOptions
+    public private(set) var machine: Machine!
+    private var migrator: Migrator!
+    /// Results of `verify` statements that failed.
+    public private(set) var failedVerifies = 0
+    private let resultLock = PlainLock()
+
+    public init(_ scenario: Scenario, options: RunOptions = RunOptions()) {
+        self.scenario = scenario
+        self.options = options
+    }
+
+    /// Statements whose layer mmlab does not have yet: rejected before anything runs.
+    public static let unsupported: Set<String> = ["compact", "offline", "online"]
+
+    /// Rejects statements no layer implements yet, naming the line (exit 2 material).
+    public static func validate(_ s: Scenario) throws(ScenarioError) {
+        func walk(_ sts: [Statement]) throws(ScenarioError) {
+            for st in sts {
+                if case .threads(let blocks) = st.op {
+                    for b in blocks { try walk(b.statements) }
+                } else if unsupported.contains(st.op.name) {
+                    throw ScenarioError(file: s.file, line: st.line,
+                                        message: "'\(st.op.name)' is not implemented yet (its layer — compaction / hot-remove — is a later milestone)")
+                }
+            }
+        }
+        try walk(s.statements)
+    }
+
+    /// Runs every statement. Returns the machine's end-of-run report (checker included).
+    @discardableResult
+    public func run() throws(ScenarioError) -> MachineReport {
+        try Self.validate(scenario)
+        for st in scenario.statements { execute(st, thread: nil) }
+        return MachineReport(machine)
+    }
+
+    private func emit(_ r: StatementResult) {
+        if r.violations.map({ !$0.isEmpty }) == true { resultLock.withLock { failedVerifies += 1 } }
+        options.onResult?(r)
+    }
+
+    private func execute(_ st: Statement, thread: String?) {
+        var r = StatementResult(line: st.line, op: st.op.name, thread: thread)
+        Sched.point("\(thread ?? "main") line \(st.line): \(st.op.name)")
+        do {
+            try perform(st.op, &r)
+        } catch let e {
+            r.errno = e
+            r.ret = -1
+        }
+        if case .threads = st.op { return }
+        if case .machine = st.op { return }
+        emit(r)
+    }
+
+    private func mm(_ name: String) throws(Errno) -> MM {
+        guard let p = machine.process(name) else { throw .ESRCH }
+        return p.mm
+    }
+
+    private func perform(_ op: Op, _ r: inout StatementResult) throws(Errno) {
+        switch op {
+        case .machine(let spec):
+            let cfg = MachineConfig(nodes: spec.nodes, nodeMemBytes: Int(spec.nodeMemBytes), blockBytes: Int(spec.blockBytes),
+                                    content: spec.content == .full ? .full : .stamp)
+            machine = Machine(cfg)
+            if let p = options.pinPolicy { machine.pinPolicy = p }
+            machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
+            migrator = Migrator(machine)
+            migrator.onEvent = options.onMigrationEvent
+        case let .process(name, node, uid, privileged):
+            _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged)
+        case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)
+        case let .touch(p, addr, len), let .write(p, addr, len): try machine.touch(mm(p), addr, len)
+        case let .read(p, addr, len):
+            let m = try mm(p)
+            var a = addr
+            while a < addr + len { try machine.userRead(m, a); a += 4096 }
+        case let .fork(parent, child):
+            guard let pp = machine.process(parent) else { throw .ESRCH }
+            try machine.fork(pp, child: child)
+        case let .pin(p, addr): try machine.pinUserPage(mm(p), addr & ~4095)
+        case let .unpin(p, addr): try machine.unpinUserPage(mm(p), addr & ~4095)
+        case let .mremap(p, old, len, new): try machine.mremap(mm(p), old, len, new)
+        case let .munmap(p, addr, len): try machine.munmap(mm(p), addr, len)
+        case let .exit(p): try machine.exit(p)
+        case let .unmovable(node, pages): try machine.allocateUnmovable(node: node, pages: pages)
+        case let .movePages(p, nodes, addrs, flags, caller):
+            apply(migrator.movePages(target: p, caller: caller, addresses: addrs, nodes: nodes,
+                                     flags: MPolFlags(rawValue: flags.rawValue)), &r)
+        case let .queryPages(p, addrs, caller):
+            apply(migrator.movePages(target: p, caller: caller, addresses: addrs, nodes: nil, flags: [.move]), &r)
+        case let .migratePages(p, from, to, caller):
+            apply(migrator.migratePagesSyscall(target: p, caller: caller, from: from, to: to), &r)
+        case let .migrateKernel(p, addr, node):
+            apply(migrator.migrateKernel(target: p, address: addr, node: node), &r)
+        case .policy(let pin):
+            machine.pinPolicy = AnonVmaPinPolicy(rawValue: pin.rawValue)!
+        case .threads(let blocks):
+            ModelThreads.runConcurrently(blocks.map { b in
+                (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })
+            })
+        case .verify:
+            r.violations = Checker.check(machine)
+        case .compact, .offline, .online:
+            preconditionFailure("rejected by validate()")
+        }
+    }
+
+    private func apply(_ s: SyscallResult, _ r: inout StatementResult) {
+        r.ret = s.ret
+        r.errno = s.errno
+        r.status = s.status
+        if s.errno != nil { r.ret = -1 }
+    }
+}

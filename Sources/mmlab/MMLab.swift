@@ -1,0 +1,77 @@
+// The `mmlab` command line (DESIGN §2): a thin layer over the libraries. Exit codes:
+// 0 success, 1 a check or violation failed, 2 bad input.
+
+import ArgumentParser
+import MMPhysical
+import MMScenario
+import MMSpace
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct MMLab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mmlab",
+        abstract: "A laboratory for Linux-style page migration, compaction and hot-remove.",
+        subcommands: [Demo.self, Run.self, Stress.self, Explore.self, Replay.self, Bench.self])
+
+    /// Argument errors exit 2 (bad input), not ArgumentParser's 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandleOut.stderr(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// Tiny stdout/stderr helpers (no Foundation).
+enum FileHandleOut {
+    static func stderr(_ s: String) {
+        var s = s
+        if !s.hasSuffix("\n") { s += "\n" }
+        _ = s.withCString { Glibc.write(2, $0, strlen($0)) }
+    }
+    static func out(_ s: String) {
+        let line = s.hasSuffix("\n") ? s : s + "\n"
+        _ = line.withCString { Glibc.write(1, $0, strlen($0)) }
+    }
+    static var isTerminal: Bool { isatty(1) == 1 }
+}
+
+/// A bad-input failure: message to stderr, exit 2.
+struct BadInput: Error, CustomStringConvertible {
+    let description: String
+}
+
+func failBadInput(_ message: String) -> Never {
+    FileHandleOut.stderr("mmlab: " + message)
+    Glibc.exit(2)
+}
+
+/// Parses sizes like 256M, 4G, 65536, 0x1000 (K/M/G are powers of 1024).
+func parseSize(_ s: String, _ what: String) throws -> Int {
+    var t = Substring(s.uppercased())
+    var mult = 1
+    if t.hasSuffix("IB") { t = t.dropLast(2) }
+    if let last = t.last, let m = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40][String(last)] {
+        mult = m
+        t = t.dropLast()
+    }
+    let v: Int?
+    if t.hasPrefix("0X") { v = Int(t.dropFirst(2), radix: 16) } else { v = Int(t) }
+    guard let v, v >= 0 else { throw ValidationError("\(what): '\(s)' is not a size (e.g. 256M, 4G)") }
+    let (r, o) = v.multipliedReportingOverflow(by: mult)
+    guard !o else { throw ValidationError("\(what): '\(s)' is too large") }
+    return r
+}
+
+extension AnonVmaPinPolicy: ExpressibleByArgument {}
+extension ContentMode: ExpressibleByArgument {}

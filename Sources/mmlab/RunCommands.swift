@@ -1,0 +1,137 @@
+// `mmlab run`, `mmlab demo`, `mmlab stress`.
+
+import ArgumentParser
+import MMMigrate
+import MMPhysical
+import MMScenario
+import MMSpace
+import MMSync
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a scenario file (see docs/SCENARIOS.md).")
+
+    @Argument(help: "Scenario file.") var file: String
+    @Flag(help: "One JSON object per executed statement, then a summary object.") var json = false
+    @Flag(help: "Print one line per migration event.") var trace = false
+    @Option(help: "Initial anon_vma pin policy: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy?
+
+    func run() throws {
+        let scenario: Scenario
+        do { scenario = try ScenarioParser.parse(path: file) } catch { failBadInput("\(error)") }
+        do { try ScenarioRunner.validate(scenario) } catch { failBadInput("\(error)") }
+        var opts = RunOptions()
+        opts.pinPolicy = pinPolicy
+        let json = self.json
+        let printLock = PlainLock()
+        opts.onResult = { r in printLock.withLock { FileHandleOut.out(json ? r.json.text : r.text) } }
+        if trace {
+            opts.onMigrationEvent = { e in
+                printLock.withLock { FileHandleOut.out(json ? JSONValue.object([("trace", .string(e.description))]).text : "trace: \(e)") }
+            }
+        }
+        let runner = ScenarioRunner(scenario, options: opts)
+        let report = try runner.run()
+        FileHandleOut.out(json ? report.json.text : report.text)
+        if !report.ok || runner.failedVerifies > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Options shared by demo and stress.
+struct WorkloadFlags: ParsableArguments {
+    @Option(help: "Seconds to run.") var seconds: Double?
+    @Option(help: "Random seed (the run is reproducible in what each thread attempts).") var seed: UInt64 = 1
+    @Option(help: "anon_vma pin policy: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy = .refcount
+    @Flag(help: "Machine-readable summary.") var json = false
+}
+
+func runWorkload(_ o: WorkloadOptions, json: Bool, title: String) throws {
+    if !json {
+        FileHandleOut.out("""
+        \(title)
+          machine: \(o.nodes) nodes × \(o.nodeMemBytes >> 20) MiB, content=\(o.content.rawValue), pin policy \(o.pinPolicy.rawValue)
+          \(o.workers) processes on real threads fault, write, read back, fork, munmap, mremap and exit for \(o.seconds) s
+          while a migrator moves their pages between nodes (kernel context: no mmap_lock; and move_pages)
+        """)
+    }
+    let progress: (@Sendable (String) -> Void)? = (!json && FileHandleOut.isTerminal) ? { @Sendable s in FileHandleOut.out("  … " + s) } : nil
+    let (machine, stats) = Workload.run(o, progress: progress)
+    let report = MachineReport(machine)
+    if json {
+        FileHandleOut.out(JSONValue.object([
+            ("workload", .object([
+                ("seconds", .double(stats.seconds)), ("operations", .int(stats.operations)), ("writes", .int(stats.writes)),
+                ("reads", .int(stats.reads)), ("forks", .int(stats.forks)), ("exits", .int(stats.exits)),
+                ("kernel_migrations", .int(stats.kernelMigrations)), ("move_pages_calls", .int(stats.syscallMigrations)),
+            ])),
+            ("report", report.json),
+        ]).text)
+    } else {
+        FileHandleOut.out("""
+        ran \(String(format2(stats.seconds))) s: \(stats.operations) operations (\(stats.writes) writes, \(stats.reads) reads, \
+        \(stats.forks) forks, \(stats.exits) exits), \(stats.kernelMigrations) kernel migrations, \(stats.syscallMigrations) move_pages calls
+        """)
+        FileHandleOut.out(report.text)
+    }
+    if !report.ok { throw ExitCode(1) }
+}
+
+func format2(_ d: Double) -> String {
+    let v = (d * 100).rounded() / 100
+    return "\(v)"
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The main job on its built-in default: a 256 MiB, 2-node machine under load, migrated and verified.")
+    @OptionGroup var flags: WorkloadFlags
+
+    func run() throws {
+        var o = WorkloadOptions()
+        o.nodes = 2
+        o.nodeMemBytes = 128 << 20
+        o.workers = 4
+        o.seconds = flags.seconds ?? 5
+        o.seed = flags.seed
+        o.pinPolicy = flags.pinPolicy
+        guard o.seconds > 0, o.seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
+        try runWorkload(o, json: flags.json, title: "mmlab demo")
+    }
+}
+
+struct Stress: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The workload of demo, sized by you.")
+    @OptionGroup var flags: WorkloadFlags
+    @Option(help: "Total memory, split evenly across nodes (e.g. 1G).") var mem: String = "256M"
+    @Option(help: "NUMA nodes.") var nodes: Int = 2
+    @Option(help: "Processes (one real thread each).") var procs: Int = 4
+    @Option(help: "Frame contents: full (4 KiB bytes per frame) or stamp (8 bytes).") var content: ContentMode = .full
+    @Option(help: "Pages per process mapping.") var regionPages: Int = 64
+    @Flag(help: "No migrator thread.") var noMigrator = false
+
+    func run() throws {
+        let total = try parseSize(mem, "--mem")
+        guard nodes >= 1, nodes <= 64 else { throw ValidationError("--nodes must be 1…64") }
+        guard procs >= 1, procs <= 256 else { throw ValidationError("--procs must be 1…256") }
+        guard regionPages >= 8, regionPages <= 1 << 20 else { throw ValidationError("--region-pages must be 8…1048576") }
+        let perNode = total / nodes
+        guard perNode >= 4 << 20, perNode % (4 << 20) == 0 else {
+            throw ValidationError("--mem must give each node a multiple of 4 MiB (got \(perNode) bytes per node)")
+        }
+        var o = WorkloadOptions()
+        o.nodes = nodes
+        o.nodeMemBytes = perNode
+        o.workers = procs
+        o.content = content
+        o.regionPages = regionPages
+        o.seconds = flags.seconds ?? 10
+        o.seed = flags.seed
+        o.pinPolicy = flags.pinPolicy
+        o.kernelMigrator = !noMigrator
+        o.syscallMigrator = !noMigrator
+        guard o.seconds > 0, o.seconds <= 86400 else { throw ValidationError("--seconds must be in (0, 86400]") }
+        try runWorkload(o, json: flags.json, title: "mmlab stress")
+    }
+}
