@@ -22,10 +22,10 @@ public struct FrameStore: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let bytes: Int
 
-    init?(frames: Int, mode: ContentMode) {
+    init?(frames: Int, mode: ContentMode, populate: Bool = false) {
         self.mode = mode
         bytes = frames * mode.bytesPerFrame
-        guard let p = mm_map_anon(bytes, 0) else { return nil }
+        guard let p = mm_map_anon(bytes, populate ? 1 : 0) else { return nil }
         base = p
     }
 

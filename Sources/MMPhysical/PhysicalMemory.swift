@@ -11,8 +11,12 @@ public struct MachineConfig: Sendable, Equatable {
     public var nodeMemBytes: Int
     public var blockBytes: Int
     public var content: ContentMode
+    /// Pre-fault the frame storage at boot (MAP_POPULATE): benchmarks then measure the
+    /// model, not the host's first-touch page faults. Off by default: boot stays fast.
+    public var populate = false
 
-    public init(nodes: Int = 1, nodeMemBytes: Int, blockBytes: Int = 16 << 20, content: ContentMode = .full) {
+    public init(nodes: Int = 1, nodeMemBytes: Int, blockBytes: Int = 16 << 20, content: ContentMode = .full, populate: Bool = false) {
+        self.populate = populate
         self.nodes = nodes
         self.nodeMemBytes = nodeMemBytes
         self.blockBytes = min(blockBytes, nodeMemBytes)
@@ -52,7 +56,7 @@ public final class PhysicalMemory: @unchecked Sendable {
         precondition(config.problem == nil, config.problem ?? "")
         self.config = config
         guard let d = PageDescriptors(count: config.totalPages),
-              let f = FrameStore(frames: config.totalPages, mode: config.content)
+              let f = FrameStore(frames: config.totalPages, mode: config.content, populate: config.populate)
         else { fatalError("cannot map storage for \(config.totalPages) frames") }
         pages = d
         frames = f

@@ -66,13 +66,24 @@ public enum Sched {
     /// The calling thread's scheduler, or nil in a normal run.
     @inline(__always)
     public static var current: (any ModelScheduler)? {
+        #if MMLAB_NO_SCHED
+        // Benchmark-only build (BENCHMARKS.md): hooks compiled out, to measure their cost.
+        return nil
+        #else
         guard let raw = mm_sched_get() else { return nil }
         return Unmanaged<SchedulerContext>.fromOpaque(raw).takeUnretainedValue().scheduler
+        #endif
     }
 
     /// True when the calling thread runs under an exploration scheduler.
     @inline(__always)
-    public static var isExploring: Bool { mm_sched_get() != nil }
+    public static var isExploring: Bool {
+        #if MMLAB_NO_SCHED
+        return false
+        #else
+        return mm_sched_get() != nil
+        #endif
+    }
 
     /// Installs (or, with nil, removes) the calling thread's scheduler context. The
     /// context must stay alive while installed: the caller keeps the reference.

@@ -18,15 +18,21 @@ struct MMLab: ParsableCommand {
 
     /// Argument errors exit 2 (bad input), not ArgumentParser's 64.
     static func main() {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
-            try command.run()
+            command = try parseAsRoot()
         } catch {
-            let code = exitCode(for: error)
-            if code == .validationFailure {
+            if exitCode(for: error) == .validationFailure {
                 FileHandleOut.stderr(fullMessage(for: error))
                 Glibc.exit(2)
             }
+            exit(withError: error)   // --help, --version: exit 0
+        }
+        do {
+            try command.run()
+        } catch let e as ValidationError {
+            failBadInput(e.message)
+        } catch {
             exit(withError: error)
         }
     }

@@ -1,0 +1,164 @@
+// `mmlab bench`: the figures of DESIGN §5, measured in one run so ratios compare
+// like with like on a shared, noisy machine. Build in release for real numbers.
+
+import ArgumentParser
+import CMMSupport
+import MMMigrate
+import MMPhysical
+import MMScenario
+import MMSpace
+import MMSync
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Built-in benchmarks (migration, scale, faults, exploration).")
+    @Flag(help: "Smaller sizes, for a quick look (numbers are less stable).") var quick = false
+    @Flag(help: "JSON output.") var json = false
+    @Option(help: "Only these groups (comma-separated): migration, scale, faults, explore.") var only: String?
+
+    func run() throws {
+        let groups = Set((only ?? "migration,scale,faults,explore").split(separator: ",").map(String.init))
+        let known: Set = ["migration", "scale", "faults", "explore"]
+        guard groups.isSubset(of: known) else { throw ValidationError("--only: unknown group(s) \(groups.subtracting(known).sorted())") }
+        var rows: [(String, String, JSONValue)] = []
+        func add(_ name: String, _ value: Double, _ unit: String) {
+            rows.append((name, "\(fmt(value)) \(unit)", .double(value)))
+            if !json { FileHandleOut.out("  \(name.padded(52)) \(fmt(value)) \(unit)") }
+        }
+        #if MMLAB_NO_SCHED
+        if !json { FileHandleOut.out("(scheduling hooks compiled out: MMLAB_NO_SCHED)") }
+        #endif
+        if groups.contains("migration") { benchMigration(add) }
+        if groups.contains("faults") { benchFaults(add) }
+        if groups.contains("scale") { benchScale(add) }
+        if groups.contains("explore") { benchExplore(quick: quick, add) }
+        if json { FileHandleOut.out(JSONValue.object(rows.map { ($0.0, $0.2) }).text) }
+    }
+
+    // MARK: migration
+
+    func benchMigration(_ add: (String, Double, String) -> Void) {
+        let pagesPerProc = quick ? 4096 : 16384
+        let rounds = quick ? 4 : 10
+        // memcpy baseline: random 4 KiB copies within a pre-faulted 1 GiB buffer.
+        let bufBytes = 1 << 30
+        let buf = mm_map_anon(bufBytes, 1)!
+        var rng = SplitMix64(seed: 42)
+        let frames = bufBytes >> 12
+        let copies = pagesPerProc * rounds
+        var pairs: [(Int, Int)] = (0..<copies).map { _ in (Int(rng.next() % UInt64(frames)), Int(rng.next() % UInt64(frames))) }
+        var t0 = mm_now_ns()
+        for (a, b) in pairs { (buf + b << 12).copyMemory(from: buf + a << 12, byteCount: 4096) }
+        let memcpyNs = Double(mm_now_ns() - t0) / Double(copies)
+        pairs = []
+        mm_unmap(buf, bufBytes)
+        add("memcpy 4 KiB (random frames, 1 GiB buffer)", memcpyNs / 1000, "µs")
+
+        for threads in [1, 2] {
+            let m = Machine(MachineConfig(nodes: 2, nodeMemBytes: 1 << 30, content: .full, populate: true))
+            var procs: [Process] = []
+            for t in 0..<threads {
+                let p = try! m.createProcess("B\(t)", node: 0)
+                try! m.mmap(p.mm, 0x1000_0000, UInt64(pagesPerProc) << 12)
+                try! m.touch(p.mm, 0x1000_0000, UInt64(pagesPerProc) << 12)
+                procs.append(p)
+            }
+            let elapsed = PlainBox(0.0)
+            let before = m.vmstat[.pgmigrateSuccess]
+            t0 = mm_now_ns()
+            ModelThreads.runConcurrently(procs.map { p in
+                (name: p.name, body: {
+                    let mig = Migrator(m)
+                    for r in 0..<rounds {
+                        let dst = (r + 1) % 2
+                        var list: [PFN] = []
+                        list.reserveCapacity(pagesPerProc)
+                        for i in 0..<pagesPerProc {
+                            let a = 0x1000_0000 + UInt64(i) << 12
+                            if let pfn = m.frameMapped(p.mm, a), m.phys.lruOf(pfn).isolate(pfn) { list.append(pfn) }
+                        }
+                        _ = mig.migratePages(list, allocate: { _ in m.phys.allocPage(node: dst, fallback: false) },
+                                             mode: .sync, reason: .compaction, context: .kernel)
+                    }
+                })
+            })
+            elapsed.value = Double(mm_now_ns() - t0)
+            let moved = Double(m.vmstat[.pgmigrateSuccess] - before)
+            if threads == 1 {
+                let us = elapsed.value / moved / 1000
+                add("migration per 4 KiB page, kernel ctx, 1 thread", us, "µs")
+                add("  ratio to memcpy 4 KiB", us * 1000 / memcpyNs, "×")
+            }
+            add("migration throughput, \(threads) thread\(threads == 1 ? "" : "s")", moved / (elapsed.value / 1e9), "pages/s")
+            precondition(Checker_ok(m), "benchmark machine failed its check")
+        }
+    }
+
+    // MARK: faults
+
+    func benchFaults(_ add: (String, Double, String) -> Void) {
+        let pages = quick ? 16384 : 65536
+        for threads in [1, 2] {
+            let m = Machine(MachineConfig(nodes: 1, nodeMemBytes: 1 << 30, content: .full, populate: true))
+            let procs = (0..<threads).map { t -> Process in
+                let p = try! m.createProcess("F\(t)")
+                try! m.mmap(p.mm, 0x1000_0000, UInt64(pages) << 12)
+                return p
+            }
+            let t0 = mm_now_ns()
+            ModelThreads.runConcurrently(procs.map { p in
+                (name: p.name, body: { try! m.touch(p.mm, 0x1000_0000, UInt64(pages) << 12) })
+            })
+            let s = Double(mm_now_ns() - t0) / 1e9
+            add("anonymous faults, \(threads) thread\(threads == 1 ? "" : "s")", Double(m.vmstat[.pgfault]) / s, "faults/s")
+        }
+    }
+
+    // MARK: scale
+
+    func benchScale(_ add: (String, Double, String) -> Void) {
+        add("page descriptor bytes per page", Double(PageDescriptors.bytesPerPage), "B")
+        var t0 = mm_now_ns()
+        do {
+            let m = Machine(MachineConfig(nodes: 1, nodeMemBytes: 4 << 30, content: .full))
+            add("boot 4 GiB content=full (\(m.phys.totalPages) frames)", Double(mm_now_ns() - t0) / 1e9, "s")
+        }
+        let rss0 = mm_rss_bytes()
+        t0 = mm_now_ns()
+        let gib = quick ? 16 : 64
+        let m = Machine(MachineConfig(nodes: 4, nodeMemBytes: (gib / 4) << 30, content: .stamp))
+        add("boot \(gib) GiB content=stamp (\(m.phys.totalPages) frames)", Double(mm_now_ns() - t0) / 1e9, "s")
+        add("  resident memory after boot", Double(mm_rss_bytes() &- rss0) / Double(1 << 20), "MiB")
+        // Use a quarter of it: one process faults and writes every page of 1/4 of memory.
+        let p = try! m.createProcess("S")
+        let len = UInt64(m.phys.totalPages / 4) << 12
+        try! m.mmap(p.mm, 0x1000_0000, len)
+        t0 = mm_now_ns()
+        try! m.touch(p.mm, 0x1000_0000, len)
+        add("  resident after faulting \(m.phys.totalPages / 4) pages", Double(mm_rss_bytes() &- rss0) / Double(1 << 20), "MiB")
+        add("  upper bound if every descriptor is touched", Double(m.phys.totalPages * (PageDescriptors.bytesPerPage + 8)) / Double(1 << 20), "MiB")
+    }
+}
+
+/// A mutable box shared with a closure that outlives the current scope's inout rules.
+final class PlainBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ v: T) { value = v }
+}
+
+func fmt(_ v: Double) -> String {
+    if v >= 1000 { return String(Int(v.rounded())) }
+    if v >= 10 { return "\((v * 10).rounded() / 10)" }
+    return "\((v * 1000).rounded() / 1000)"
+}
+
+extension String {
+    func padded(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}
+
+import MMCheck
+func Checker_ok(_ m: Machine) -> Bool { Checker.check(m).isEmpty }
+
+func benchExplore(quick: Bool, _ add: (String, Double, String) -> Void) {
+    // Filled in with the explorer (see ExploreCommands.swift).
+    exploreBenchmarks(quick: quick, add)
+}
