@@ -1,0 +1,17 @@
+# munmap racing a kernel-context migration of a page in the unmapped range.
+#
+#   mmlab explore examples/munmap-race.mm --strategy dfs --preemptions 2
+machine nodes=2 node_mem=8M block=4M
+policy pin=refcount
+process A
+mmap A 0x10000000 12K
+touch A 0x10000000 12K
+thread T1 {
+  migrate_kernel A 0x10001000
+}
+thread T2 {
+  munmap A 0x10001000 4K
+}
+read A 0x10000000 4K
+read A 0x10002000 4K
+verify
