@@ -104,7 +104,9 @@ extension Migrator {
             for e in entries {
                 switch r.outcomes[e.pfn] {
                 case .migrated(let new)?: status[e.index] = phys.nodeOf(new)
-                case .freed?: status[e.index] = -Int(Errno.ENOENT.rawValue)
+                // Freed under us (e.g. the owner COWed away from it meanwhile) is a
+                // success: Linux stores the target node, as for a migrated page.
+                case .freed?: status[e.index] = node
                 case .failed(.EAGAIN)?: status[e.index] = -Int(Errno.EBUSY.rawValue)
                 case .failed(let err)?: status[e.index] = -Int(err.rawValue)
                 case nil: status[e.index] = -Int(Errno.EBUSY.rawValue)
@@ -133,7 +135,18 @@ extension Migrator {
         defer { mm.mmapLock.unlock() }
         let phys = machine.phys, pages = phys.pages
         var notMigrated = 0
-        for (src, dst) in zip(from, to) where src != dst {
+        // Linux do_migrate_pages: first move a source whose destination is not itself a
+        // source still to be emptied, so that each page moves once (from 0,1 to 1,2:
+        // 1→2 before 0→1). Only a cycle leaves no such pair; then, as Linux, the last
+        // one goes first and its pages move twice.
+        var pending = zip(from, to).filter { $0.0 != $0.1 }
+        var ordered: [(Int, Int)] = []
+        while !pending.isEmpty {
+            let sources = Set(pending.map { $0.0 })
+            let i = pending.firstIndex { !sources.contains($0.1) } ?? pending.count - 1
+            ordered.append(pending.remove(at: i))
+        }
+        for (src, dst) in ordered {
             // Linux: migrate_to_node → queue_pages_range, then migrate_pages.
             var list: [PFN] = []
             for vma in mm.vmaList {

@@ -123,7 +123,9 @@ public struct Migrator: Sendable {
                 let rc = unmapAndMove(pfn, allocate: allocate, force: pass > 2, mode: mode, context: context)
                 switch rc {
                 case .failed(.EAGAIN):
-                    onEvent?(.retry(old: pfn, pass: pass, error: .EAGAIN))
+                    // The last pass gives up: report a failure, not a retry that never comes.
+                    onEvent?(pass == Self.maxPasses - 1 ? .page(old: pfn, pass: pass, outcome: rc)
+                                                         : .retry(old: pfn, pass: pass, error: .EAGAIN))
                     next.append(pfn)
                 case .failed(.ENOMEM):
                     // Linux: -ENOMEM ends the call; everything not yet done stays put.

@@ -47,7 +47,8 @@ public struct StatementResult: Sendable {
 
 /// Options of a scenario run.
 public struct RunOptions: Sendable {
-    /// Overrides the machine's initial pin policy (`--pin-policy`); `policy` lines still apply.
+    /// Forces the anon_vma pin policy for the whole run (`--pin-policy`): the file's
+    /// `policy` lines are then ignored, so one scenario can be tried under each policy.
     public var pinPolicy: AnonVmaPinPolicy? = nil
     /// Called for every executed statement (from the thread that ran it).
     public var onResult: (@Sendable (StatementResult) -> Void)? = nil
@@ -160,7 +161,7 @@ public final class ScenarioRunner: @unchecked Sendable {
         case let .migrateKernel(p, addr, node):
             apply(migrator.migrateKernel(target: p, address: addr, node: node), &r)
         case .policy(let pin):
-            machine.pinPolicy = AnonVmaPinPolicy(rawValue: pin.rawValue)!
+            if options.pinPolicy == nil { machine.pinPolicy = AnonVmaPinPolicy(rawValue: pin.rawValue)! }
         case .threads(let blocks):
             ModelThreads.runConcurrently(blocks.map { b in
                 (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })

@@ -16,7 +16,7 @@ struct Run: ParsableCommand {
     @Argument(help: "Scenario file.") var file: String
     @Flag(help: "One JSON object per executed statement, then a summary object.") var json = false
     @Flag(help: "Print one line per migration event.") var trace = false
-    @Option(help: "Initial anon_vma pin policy: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy?
+    @Option(help: "anon_vma pin policy for the whole run, overriding the file's policy lines: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy?
 
     func run() throws {
         let scenario: Scenario

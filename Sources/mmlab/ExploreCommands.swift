@@ -1,0 +1,206 @@
+// `mmlab explore` and `mmlab replay`: scenario files under the deterministic scheduler.
+
+import ArgumentParser
+import CMMSupport
+import MMExplore
+import MMScenario
+import MMSpace
+import MMSync
+
+extension StrategyKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let k = StrategyKind.allCases.first(where: { "\($0)" == argument }) else { return nil }
+        self = k
+    }
+}
+
+/// Flags that change the model, shared by explore and replay (a replay must be given
+/// the same ones as the exploration that printed the token).
+struct ModelFlags: ParsableArguments {
+    @Option(help: "anon_vma pin policy for the whole run, overriding the file's policy lines: none, seed-v2, refcount.")
+    var pinPolicy: AnonVmaPinPolicy?
+    @Flag(help: ArgumentHelp("Test only: mremap moves PTEs without the anon_vma lock (Linux's old bug).", visibility: .hidden))
+    var testSkipMremapRmapLock = false
+
+    var runOptions: RunOptions {
+        var o = RunOptions()
+        o.pinPolicy = pinPolicy
+        o.skipMremapRmapLock = testSkipMremapRmapLock
+        return o
+    }
+    var replayArguments: String {
+        var s = ""
+        if let pinPolicy { s += " --pin-policy \(pinPolicy.rawValue)" }
+        if testSkipMremapRmapLock { s += " --test-skip-mremap-rmap-lock" }
+        return s
+    }
+}
+
+func loadScenario(_ file: String) -> Scenario {
+    do {
+        let s = try ScenarioParser.parse(path: file)
+        try ScenarioRunner.validate(s)
+        return s
+    } catch {
+        failBadInput("\(error)")
+    }
+}
+
+func traceJSON(_ trace: [TraceEvent]) -> JSONValue {
+    .array(trace.map {
+        .object([("step", .int($0.step)), ("thread", .string($0.threadName)), ("kind", .string("\($0.kind)")), ("text", .string($0.text))])
+    })
+}
+
+struct Explore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Search the interleavings of a scenario's threads for a broken invariant.",
+        discussion: "Prints the first failing interleaving as a trace and the command that replays it.")
+
+    @Argument(help: "Scenario file with thread blocks.") var file: String
+    @Option(help: "random, pct or dfs.") var strategy: StrategyKind = .pct
+    @Option(help: "Schedules to run at most.") var schedules: Int = 2000
+    @Option(help: "Seed of the strategy.") var seed: UInt64 = 1
+    @Option(help: "PCT bug depth d (d−1 priority change points).") var depth: Int = 2
+    @Option(help: "DFS preemption bound.") var preemptions: Int = 2
+    @Option(help: "Scheduling steps per schedule before it counts as a livelock.") var maxSteps: Int = 100_000
+    @Flag(help: "Go on after the first violation.") var keepGoing = false
+    @Flag(help: "JSON output.") var json = false
+    @OptionGroup var model: ModelFlags
+
+    func run() throws {
+        let scenario = loadScenario(file)
+        guard schedules >= 1, schedules <= 100_000_000 else { throw ValidationError("--schedules must be 1…100000000") }
+        let opts = ExploreOptions(strategy: strategy, schedules: schedules, seed: seed, depth: depth,
+                                  preemptionBound: preemptions, keepGoing: keepGoing, maxSteps: maxSteps)
+        if let p = opts.problem { throw ValidationError(p) }
+        let runOptions = model.runOptions
+        let showProgress = !json && FileHandleOut.isTerminal
+        let report = try explore(options: opts, makeBody: { ScenarioRunner.explorationBody(scenario, options: runOptions) },
+                                 progress: showProgress ? { p in
+                                     FileHandleOut.out("  … \(p.schedulesRun)/\(p.schedulesPlanned) schedules, \(Int(p.schedulesPerSecond))/s, \(p.failingSchedules) failing")
+                                 } : nil)
+        let replayCommand = report.firstFailure.map { "mmlab replay \(file) --schedule \($0.token)\(model.replayArguments)" }
+        if json {
+            var obj: [(String, JSONValue)] = [
+                ("schedules", .int(report.schedulesRun)),
+                ("complete", .bool(report.coverageComplete)),
+                ("stop", .string("\(report.stop)")),
+                ("seconds", .double(report.elapsedSeconds)),
+                ("schedules_per_second", .double(report.schedulesPerSecond)),
+                ("violations", .array(report.violations.map {
+                    .object([("kind", .string($0.violation.kind.rawValue)), ("message", .string($0.violation.message)),
+                             ("count", .int($0.count)), ("token", .string($0.firstToken))])
+                })),
+            ]
+            if let f = report.firstFailure {
+                obj.append(("first", .object([("schedule", .int(report.firstFailureSchedule ?? 0)), ("token", .string(f.token)),
+                                              ("replay", .string(replayCommand ?? "")), ("trace", traceJSON(f.trace))])))
+            } else {
+                obj.append(("first", .null))
+            }
+            FileHandleOut.out(JSONValue.object(obj).text)
+        } else {
+            var s = "explored \(report.schedulesRun) schedule\(report.schedulesRun == 1 ? "" : "s") of \(file) "
+            s += "(\(strategy), seed \(seed)) in \(format2(report.elapsedSeconds)) s, \(Int(report.schedulesPerSecond.rounded()))/s: \(report.stop)"
+            if report.coverageComplete { s += " — every schedule within \(preemptions) preemption\(preemptions == 1 ? "" : "s") covered" }
+            FileHandleOut.out(s)
+            if let f = report.firstFailure {
+                FileHandleOut.out("first failing schedule: #\(report.firstFailureSchedule ?? 0)")
+                for v in f.violations { FileHandleOut.out("  \(v)") }
+                if let e = f.error { FileHandleOut.out("  schedule error: \(e)") }
+                FileHandleOut.out("interleaving (step, thread, what it did):")
+                FileHandleOut.out(formatTrace(f.trace))
+                if let t = report.traceProblem { FileHandleOut.out("note: \(t)") }
+                FileHandleOut.out("replay: \(replayCommand!)")
+            }
+            if report.violations.count > 1 || keepGoing {
+                FileHandleOut.out("distinct violations: \(report.violations.count) in \(report.failingSchedules) failing schedules")
+                for v in report.violations { FileHandleOut.out("  \(v.count)× \(v.violation)") }
+            }
+            if report.violations.isEmpty && report.firstFailure == nil { FileHandleOut.out("no violation found") }
+        }
+        if report.firstFailure != nil { throw ExitCode(1) }
+    }
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-run one interleaving of a scenario exactly, from its token.")
+    @Argument(help: "Scenario file.") var file: String
+    @Option(help: "Schedule token printed by explore.") var schedule: String
+    @Flag(help: "JSON output.") var json = false
+    @OptionGroup var model: ModelFlags
+
+    func run() throws {
+        let scenario = loadScenario(file)
+        let outcome: ExecutionOutcome
+        do {
+            outcome = try replay(token: schedule, body: ScenarioRunner.explorationBody(scenario, options: model.runOptions))
+        } catch {
+            failBadInput("--schedule: \(error)")
+        }
+        if json {
+            FileHandleOut.out(JSONValue.object([
+                ("token", .string(outcome.token)),
+                ("steps", .int(outcome.steps)),
+                ("error", outcome.error.map { .string("\($0)") } ?? .null),
+                ("violations", MachineReport.violationsJSON(outcome.violations)),
+                ("trace", traceJSON(outcome.trace)),
+            ]).text)
+        } else {
+            FileHandleOut.out(formatTrace(outcome.trace))
+            if let e = outcome.error { FileHandleOut.out("replay diverged: \(e)") }
+            if outcome.violations.isEmpty { FileHandleOut.out("no violation") }
+            for v in outcome.violations { FileHandleOut.out("\(v)") }
+        }
+        if outcome.error != nil { throw ExitCode(2) }
+        if !outcome.violations.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Exploration figures for `mmlab bench` (DESIGN §5): schedules per second on the seed's
+/// race and schedules until its first violation, per strategy, median over 20 seeds.
+func exploreBenchmarks(quick: Bool, _ add: (String, Double, String) -> Void) {
+    let text = """
+    machine nodes=2 node_mem=8M block=4M
+    policy pin=none
+    process A
+    mmap A 0x10000000 4K
+    touch A 0x10000000 4K
+    thread T1 {
+      migrate_kernel A 0x10000000
+    }
+    thread T2 {
+      exit A
+    }
+    """
+    guard let scenario = try? ScenarioParser.parse(text: text, file: "seed-race") else { return }
+    var o = RunOptions()
+    o.pinPolicy = .refcount   // throughput on the fixed model: no early stop
+    let n = quick ? 200 : 2000
+    if let r = try? explore(options: ExploreOptions(strategy: .random, schedules: n, seed: 1),
+                            makeBody: { ScenarioRunner.explorationBody(scenario, options: o) }) {
+        add("explore: seed race, random, pin=refcount", r.schedulesPerSecond, "schedules/s")
+        add("  scheduling steps per schedule", Double(r.totalSteps) / Double(max(1, r.schedulesRun)), "steps")
+    }
+    o.pinPolicy = .none
+    let seeds = quick ? 5 : 20
+    for (kind, label) in [(StrategyKind.random, "random"), (.pct, "pct depth 2")] {
+        var firsts: [Int] = []
+        for s in 1...seeds {
+            let opts = ExploreOptions(strategy: kind, schedules: 5000, seed: UInt64(s), depth: 2)
+            if let r = try? explore(options: opts, makeBody: { ScenarioRunner.explorationBody(scenario, options: o) }),
+               let f = r.firstFailureSchedule {
+                firsts.append(f)
+            } else {
+                firsts.append(5001)
+            }
+        }
+        firsts.sort()
+        add("explore: schedules to first use-after-free, \(label) (median of \(seeds))", Double(firsts[firsts.count / 2]), "schedules")
+    }
+    if let r = try? explore(options: ExploreOptions(strategy: .dfs, schedules: 100_000, seed: 1, preemptionBound: 2),
+                            makeBody: { ScenarioRunner.explorationBody(scenario, options: o) }) {
+        add("explore: schedules to first use-after-free, dfs ≤2 preemptions", Double(r.firstFailureSchedule ?? -1), "schedules")
+    }
+}
