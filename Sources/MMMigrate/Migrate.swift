@@ -101,6 +101,10 @@ public struct Migrator: Sendable {
     /// Receives every migration event (`--trace`); nil costs nothing.
     public var onEvent: (@Sendable (MigrationEvent) -> Void)?
 
+    /// Pages unmapped together before any is copied (Linux: NR_MAX_BATCHED_MIGRATION is
+    /// 512). 1 = page-at-a-time.
+    public var batchSize = 1
+
     /// Linux: the 10-pass limit of migrate_pages.
     public static let maxPasses = 10
 
@@ -117,28 +121,54 @@ public struct Migrator: Sendable {
         onEvent?(.start(pages: pages.count, mode: mode, reason: reason, context: context))
         var retry = pages
         var pass = 0
-        outer: while pass < Self.maxPasses && !retry.isEmpty {
+        var outOfMemory = false
+        // Linux 6.3+: a batch is unmapped as a whole (one TLB flush), copied, then
+        // remapped; batchSize 1 is the classic page-at-a-time engine. Results agree.
+        while pass < Self.maxPasses && !retry.isEmpty && !outOfMemory {
             var next: [PFN] = []
-            for (i, pfn) in retry.enumerated() {
-                let rc = unmapAndMove(pfn, allocate: allocate, force: pass > 2, mode: mode, context: context)
+            let force = pass > 2
+            func record(_ pfn: PFN, _ rc: PageOutcome) {
                 switch rc {
                 case .failed(.EAGAIN):
                     // The last pass gives up: report a failure, not a retry that never comes.
                     onEvent?(pass == Self.maxPasses - 1 ? .page(old: pfn, pass: pass, outcome: rc)
                                                          : .retry(old: pfn, pass: pass, error: .EAGAIN))
                     next.append(pfn)
-                case .failed(.ENOMEM):
-                    // Linux: -ENOMEM ends the call; everything not yet done stays put.
-                    for p in retry[i...] { result.outcomes[p] = .failed(.ENOMEM) }
-                    for p in next { result.outcomes[p] = .failed(.ENOMEM) }
-                    onEvent?(.page(old: pfn, pass: pass, outcome: rc))
-                    retry = []
-                    pass += 1
-                    break outer
                 default:
                     result.outcomes[pfn] = rc
                     onEvent?(.page(old: pfn, pass: pass, outcome: rc))
                 }
+            }
+            var i = 0
+            while i < retry.count && !outOfMemory {
+                let batch = retry[i..<min(i + max(1, batchSize), retry.count)]
+                i = batch.endIndex
+                var inFlight: [InFlight] = []
+                for pfn in batch {
+                    if outOfMemory {
+                        result.outcomes[pfn] = .failed(.ENOMEM)
+                        continue
+                    }
+                    switch unmapStage(pfn, allocate: allocate, force: force, mode: mode, context: context,
+                                      holdingOthers: !inFlight.isEmpty) {
+                    case .unmapped(let f):
+                        inFlight.append(f)
+                    case .done(.failed(.ENOMEM)):
+                        // Linux: -ENOMEM stops taking pages; those already unmapped finish.
+                        outOfMemory = true
+                        result.outcomes[pfn] = .failed(.ENOMEM)
+                        onEvent?(.page(old: pfn, pass: pass, outcome: .failed(.ENOMEM)))
+                    case .done(let rc):
+                        record(pfn, rc)
+                    }
+                }
+                for j in inFlight.indices { copyStage(&inFlight[j]) }
+                for f in inFlight { record(f.old, remapStage(f)) }
+            }
+            if outOfMemory {
+                for p in retry[i...] { result.outcomes[p] = .failed(.ENOMEM) }
+                for p in next { result.outcomes[p] = .failed(.ENOMEM) }
+                next = []
             }
             retry = next
             pass += 1
@@ -162,29 +192,50 @@ public struct Migrator: Sendable {
         return result
     }
 
-    /// One page (Linux: unmap_and_move as the seed changes it).
-    func unmapAndMove(_ old: PFN, allocate: (PFN) -> PFN?, force: Bool, mode: MigrateMode,
-                      context: MigrationContext) -> PageOutcome {
+    /// A page between its unmap and its remap (Linux: the src/dst pair that
+    /// migrate_folio_unmap hands to migrate_folio_move).
+    struct InFlight {
+        let old: PFN
+        let new: PFN
+        let pin: AnonVmaPin?
+        let anonVma: AnonVmaRef?
+        let wasMapped: Bool
+        var rc: PageOutcome = .failed(.EAGAIN)
+    }
+
+    enum UnmapResult {
+        /// Finished (or failed) without reaching the unmapped state.
+        case done(PageOutcome)
+        /// Locked, pinned, unmapped: must go through copyStage and remapStage.
+        case unmapped(InFlight)
+    }
+
+    /// Allocate, lock, writeback, pin, unmap (Linux: the first half of the seed's
+    /// unmap_and_move; migrate_folio_unmap today). With
+    /// `holdingOthers` the caller already holds other pages' locks (a batch): sleeping on
+    /// this one could deadlock against another migrator, so it only trylocks.
+    func unmapStage(_ old: PFN, allocate: (PFN) -> PFN?, force: Bool, mode: MigrateMode,
+                    context: MigrationContext, holdingOthers: Bool) -> UnmapResult {
         let phys = machine.phys, pages = phys.pages
         Sched.point("migrate pfn \(old): start")
         // Only our isolation reference left: the owner let go of it meanwhile.
         if pages.refcount(old) == 1 {
             pages.clearFlags(old, PageFlag.isolated)
             phys.putPage(old)
-            return .freed
+            return .done(.freed)
         }
-        guard let new = allocate(old) else { return .failed(.ENOMEM) }
+        guard let new = allocate(old) else { return .done(.failed(.ENOMEM)) }
 
         if !phys.trylockPage(old) {
-            guard force, mode != .async else { return abort(new, .EAGAIN) }
+            guard force, mode != .async, !holdingOthers else { return .done(abort(new, .EAGAIN)) }
             phys.lockPage(old)
         }
         Sched.point("migrate pfn \(old): locked")
         if pages.test(old, PageFlag.writeback) {
             // Only full sync migration waits for writeback (the retry loop is too short
             // for async, the stall too costly for sync-light).
-            guard mode == .sync else { phys.unlockPage(old); return abort(new, .EBUSY) }
-            guard force else { phys.unlockPage(old); return abort(new, .EAGAIN) }
+            guard mode == .sync else { phys.unlockPage(old); return .done(abort(new, .EBUSY)) }
+            guard force, !holdingOthers else { phys.unlockPage(old); return .done(abort(new, .EAGAIN)) }
             phys.waitOnWriteback(old)
         }
 
@@ -200,35 +251,46 @@ public struct Migrator: Sendable {
         if wasMapped { machine.tryToUnmapMigration(old) }
         hooks.afterUnmap?(old)
         Sched.point("migrate pfn \(old): unmapped")
+        return .unmapped(InFlight(old: old, new: new, pin: pin, anonVma: anonVma, wasMapped: wasMapped))
+    }
 
-        var rc: PageOutcome
-        if pages.isMapped(old) || pages.refcount(old) != 1 {
+    /// The reference check and the copy (Linux: migrate_folio_move → move_to_new_folio).
+    func copyStage(_ f: inout InFlight) {
+        let pages = machine.phys.pages
+        if pages.isMapped(f.old) || pages.refcount(f.old) != 1 {
             // Linux: folio_migrate_mapping's refcount check — someone else holds it.
-            rc = .failed(.EAGAIN)
+            f.rc = .failed(.EAGAIN)
         } else {
-            moveToNewPage(old, new)
-            rc = .migrated(to: new)
+            moveToNewPage(f.old, f.new)
+            f.rc = .migrated(to: f.new)
         }
+    }
+
+    /// Remap, unpin, unlock, then free the old frame or undo (Linux: the rest of
+    /// migrate_folio_move, or migrate_folio_undo_src/dst).
+    func remapStage(_ f: InFlight) -> PageOutcome {
+        let phys = machine.phys, pages = phys.pages
+        let old = f.old, new = f.new
         Sched.point("migrate pfn \(old): before remap")
         // The seed walks the anon_vma whatever happened; the corrected scheme only when
         // it actually installed migration entries (Linux 2.6.34).
-        if let anonVma, wasMapped || policy != .refcount {
-            if case .migrated = rc {
+        if let anonVma = f.anonVma, f.wasMapped || machine.pinPolicy != .refcount {
+            if case .migrated = f.rc {
                 machine.removeMigrationPtes(old: old, new: new, anonVma: anonVma)
             } else {
                 machine.removeMigrationPtes(old: old, new: old, anonVma: anonVma)
             }
         }
-        machine.releaseAnonVma(pin)
+        machine.releaseAnonVma(f.pin)
         phys.unlockPage(old)
 
-        guard case .migrated = rc else { return abort(new, rc == .failed(.EAGAIN) ? .EAGAIN : .EBUSY) }
+        guard case .migrated = f.rc else { return abort(new, f.rc == .failed(.EAGAIN) ? .EAGAIN : .EBUSY) }
         // Point of no return passed: the old frame goes, the new one joins the LRU.
         pages.clearFlags(old, PageFlag.isolated)
         phys.putPage(old)
         phys.lruOf(new).add(new)
         phys.putPage(new)   // the allocation reference; mappings hold their own
-        return rc
+        return f.rc
     }
 
     private func abort(_ new: PFN, _ e: Errno) -> PageOutcome {

@@ -53,7 +53,7 @@ struct Bench: ParsableCommand {
         mm_unmap(buf, bufBytes)
         add("memcpy 4 KiB (random frames, 1 GiB buffer)", memcpyNs / 1000, "µs")
 
-        for threads in [1, 2] {
+        for (threads, batch) in [(1, 1), (1, 512), (2, 1)] {
             let m = Machine(MachineConfig(nodes: 2, nodeMemBytes: 1 << 30, content: .full, populate: true))
             var procs: [Process] = []
             for t in 0..<threads {
@@ -67,7 +67,8 @@ struct Bench: ParsableCommand {
             t0 = mm_now_ns()
             ModelThreads.runConcurrently(procs.map { p in
                 (name: p.name, body: {
-                    let mig = Migrator(m)
+                    var mig = Migrator(m)
+                    mig.batchSize = batch
                     for r in 0..<rounds {
                         let dst = (r + 1) % 2
                         var list: [PFN] = []
@@ -83,12 +84,13 @@ struct Bench: ParsableCommand {
             })
             elapsed.value = Double(mm_now_ns() - t0)
             let moved = Double(m.vmstat[.pgmigrateSuccess] - before)
+            let how = batch == 1 ? "page-at-a-time" : "batched \(batch)"
             if threads == 1 {
                 let us = elapsed.value / moved / 1000
-                add("migration per 4 KiB page, kernel ctx, 1 thread", us, "µs")
+                add("migration per 4 KiB page, \(how), 1 thread", us, "µs")
                 add("  ratio to memcpy 4 KiB", us * 1000 / memcpyNs, "×")
             }
-            add("migration throughput, \(threads) thread\(threads == 1 ? "" : "s")", moved / (elapsed.value / 1e9), "pages/s")
+            add("migration throughput, \(how), \(threads) thread\(threads == 1 ? "" : "s")", moved / (elapsed.value / 1e9), "pages/s")
             precondition(Checker_ok(m), "benchmark machine failed its check")
         }
     }
@@ -97,7 +99,7 @@ struct Bench: ParsableCommand {
 
     func benchFaults(_ add: (String, Double, String) -> Void) {
         let pages = quick ? 16384 : 65536
-        for threads in [1, 2] {
+        for (threads, batch) in [(1, 1), (1, 512), (2, 1)] {
             let m = Machine(MachineConfig(nodes: 1, nodeMemBytes: 1 << 30, content: .full, populate: true))
             let procs = (0..<threads).map { t -> Process in
                 let p = try! m.createProcess("F\(t)")
