@@ -17,8 +17,8 @@ public struct ExploreOptions: Sendable {
     public var keepGoing: Bool
     /// Scheduling decisions per execution before it is declared a livelock.
     public var maxSteps: Int
-    /// Record traces in every execution (turn off for speed; the report then replays
-    /// the first failure's token to get its trace).
+    /// Record traces in every execution. Off by default: the report replays the first
+    /// failure's token to get its trace, which also proves that the token reproduces it.
     public var recordTrace: Bool
     /// Stop once deadlocked executions have left this many threads parked (each holds
     /// a stack; the OS has a thread limit).
@@ -28,7 +28,7 @@ public struct ExploreOptions: Sendable {
 
     public init(strategy: StrategyKind = .random, schedules: Int = 1000, seed: UInt64 = 0, depth: Int = 3,
                 preemptionBound: Int = 2, keepGoing: Bool = false, maxSteps: Int = Explorer.defaultMaxSteps,
-                recordTrace: Bool = true, maxAbandonedThreads: Int = 2000, progressInterval: Double = 0.5) {
+                recordTrace: Bool = false, maxAbandonedThreads: Int = 2000, progressInterval: Double = 0.5) {
         self.strategy = strategy
         self.schedules = schedules
         self.seed = seed
@@ -130,8 +130,10 @@ public struct ExploreReport: Sendable {
 
 /// Runs up to `options.schedules` executions of a model. `makeBody` is called before
 /// each execution, on the calling thread, to build a fresh model and return its main
-/// body (run as model thread "main"; it returns the violations it finds). Stops at the
-/// first failing execution unless `keepGoing`. Throws only for unusable options.
+/// body (run as model thread "main"; it returns the violations it finds); once more if
+/// the first failure is replayed for its trace. Stops at the first failing execution
+/// unless `keepGoing`. Throws only for unusable options. Each execution's streams come
+/// from (seed, execution index), so any one token replays on its own.
 public func explore(options: ExploreOptions, makeBody: () -> (@Sendable () -> [Violation]),
                     progress: ((ExploreProgress) -> Void)? = nil) throws(ExploreOptionsError) -> ExploreReport {
     if let problem = options.problem { throw ExploreOptionsError(description: problem) }

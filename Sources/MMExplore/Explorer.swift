@@ -42,6 +42,9 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     private final class ModelThread {
         let name: String
         var status: Status = .runnable
+        /// Set before the worker is first posted; a thread that never started can give
+        /// its worker back when the execution ends early.
+        var started = false
         let worker: Worker
         init(name: String, worker: Worker) {
             self.name = name
@@ -110,13 +113,23 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
 
         let main = createThread(name: "main") { [self] in self.bodyViolations = body() }
         running = main
-        threads[main].worker.baton.post()
+        resume(main)
         controller.wait()
 
-        // Every model thread is now finished or parked for good.
+        // Every model thread is now finished, parked for good, or never started.
         var error = stopError
         do { try strategy.endExecution(steps: steps) } catch let e { error = error ?? e }
-        let abandoned = threads.filter { if case .finished = $0.status { false } else { true } }.count
+        var abandoned = 0
+        for t in threads {
+            if case .finished = t.status { continue }
+            if t.started {
+                abandoned += 1
+            } else {
+                // Parked at the top of its loop with no post pending: safe to reuse.
+                t.worker.assignment = nil
+                idle.append(t.worker)
+            }
+        }
         abandonedThreads += abandoned
         let schedule = ScheduleToken(descriptor: strategy.descriptor, executionIndex: strategy.executionIndex,
                                      maxSteps: self.maxSteps, choices: choices)
@@ -147,13 +160,13 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     // MARK: ModelScheduler (called by the running model thread)
 
     public func schedulePoint(_ what: () -> String) {
-        let me = running
+        let me = caller
         record(me, .point, what())
         reschedule(me)
     }
 
     public func block(on channel: WaitChannel, _ what: () -> String) {
-        let me = running
+        let me = caller
         let text = what()   // always: a deadlock report names what each thread waits for
         threads[me].status = .blocked(channel, text)
         record(me, .block, text)
@@ -182,7 +195,7 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     }
 
     public func join(_ ids: [Int]) {
-        let me = running
+        let me = caller
         for id in ids { precondition(id >= 0 && id < threads.count && id != me, "Explorer.join: bad thread id \(id)") }
         while !ids.allSatisfy(isFinished) {
             threads[me].status = .joining(ids)
@@ -192,6 +205,15 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     }
 
     // MARK: Internals
+
+    /// The running thread, which must be the caller. Checked in debug builds: a hook
+    /// called from any other thread (one that does not hold the baton) would corrupt
+    /// the schedule.
+    private var caller: Int {
+        assert(mm_sched_get().map { Unmanaged<SchedulerContext>.fromOpaque($0).takeUnretainedValue().threadID }
+               == running, "Explorer: a scheduler hook was called by a thread that is not running")
+        return running
+    }
 
     private func isFinished(_ id: Int) -> Bool {
         if case .finished = threads[id].status { return true }
@@ -228,8 +250,14 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         if next == me { return }
         let mine = threads[me].worker.baton
         running = next
-        threads[next].worker.baton.post()
+        resume(next)
         mine.wait()
+    }
+
+    /// Hands the baton to `id`. The caller must not touch shared state afterwards.
+    private func resume(_ id: Int) {
+        threads[id].started = true
+        threads[id].worker.baton.post()
     }
 
     /// Called by a worker whose model thread's body returned. Hands the baton on.
@@ -248,7 +276,7 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         }
         if unfinished > 0, let next = decide(current: me) {
             running = next
-            threads[next].worker.baton.post()
+            resume(next)
         } else {
             controller.post()   // all done, or ended early (deadlock among the others)
         }
@@ -299,7 +327,9 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
             switch t.status {
             case .finished: return nil
             case .runnable: return "\(t.name): runnable"
-            case .blocked(let c, let what): return "\(t.name): \(what) (\(c))"
+            // Not the channel: a lock's channel id is its address, different every run,
+            // and the message must replay identically. The `what` text names the lock.
+            case .blocked(_, let what): return "\(t.name): \(what)"
             case .joining(let ids): return "\(t.name): join " + ids.map { threads[$0].name }.joined(separator: ", ")
             }
         }.joined(separator: "; ")

@@ -72,6 +72,51 @@ enum Toy {
         }
     }
 
+    /// T1 sleeps on a hashed wait queue until T2 sets a flag. With `forgetWake`, T2
+    /// never wakes the queue: a lost wake-up, which the explorer reports as a deadlock
+    /// whenever T1 goes to sleep before T2 sets the flag.
+    static func waitQueue(forgetWake: Bool) -> @Sendable () -> [Violation] {
+        let shared = Shared()
+        let queues = HashedWaitQueues()
+        let channel = WaitChannel(.page, 7)
+        return {
+            ModelThreads.runConcurrently([
+                ("waiter", { queues.wait(key: 7, channel: channel, announce: {}, isDone: { shared.counter == 1 }) }),
+                ("waker", {
+                    Sched.point("set flag")
+                    shared.counter = 1
+                    if !forgetWake { queues.wakeAll(key: 7, channel: channel) }
+                }),
+            ])
+            return []
+        }
+    }
+
+    /// Two readers and a writer on a ModelRWLock; each reader checks it never sees a
+    /// half-done write (the writer makes `counter` odd while it works).
+    static func readersWriter() -> @Sendable () -> [Violation] {
+        let shared = Shared()
+        let rw = ModelRWLock("mmap_lock")
+        let log = ViolationLog()
+        let reader: @Sendable () -> Void = {
+            rw.withReadLock {
+                Sched.point("read")
+                if shared.counter % 2 == 1 { log.report(Violation(.accounting, "reader saw a half-done write")) }
+            }
+        }
+        let writer: @Sendable () -> Void = {
+            rw.withWriteLock {
+                shared.counter += 1
+                Sched.point("half-done write")
+                shared.counter += 1
+            }
+        }
+        return {
+            ModelThreads.runConcurrently([("R1", reader), ("W", writer), ("R2", reader)])
+            return log.all
+        }
+    }
+
     /// Main thread only, no other thread: no choice is ever made.
     static func single() -> @Sendable () -> [Violation] {
         { Sched.point("alone"); return [] }
