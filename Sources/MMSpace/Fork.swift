@@ -17,6 +17,11 @@ extension Machine {
         let pid = allocPid()
         let cmm = MM(id: pid, ownerName: name, homeNode: pmm.homeNode)
         let child = Process(name: name, pid: pid, uid: parent.uid, privileged: parent.privileged, mm: cmm)
+        // The child is visible in the process table from here on: hold its mmap_lock
+        // until its VMAs, PTEs and shadow are complete (Linux: dup_mmap takes
+        // mmap_write_lock_nested on the new mm), so no access, exit or syscall sees it half-built.
+        cmm.mmapLock.writeLock()
+        defer { cmm.mmapLock.unlock() }
         try register(child)
         let pages = phys.pages
         for vma in pmm.vmas {

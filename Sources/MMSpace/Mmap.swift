@@ -99,13 +99,16 @@ extension Machine {
         mm.mmapLock.writeLock()
         defer { mm.mmapLock.unlock() }
         guard !mm.isDead else { throw .ESRCH }
-        guard let vma = mm.findVMA(oldAddr), oldAddr + len <= vma.end else { throw .EFAULT }
+        guard let source = mm.findVMA(oldAddr), oldAddr + len <= source.end else { throw .EFAULT }
         // MREMAP_FIXED: whatever is at the target goes first.
         let newEnd = newAddr + len
         for v in mm.vmas where v.start < newEnd && newAddr < v.end {
             zapRange(mm, max(newAddr, v.start), min(newEnd, v.end))
             removeRange(mm, v, max(newAddr, v.start), min(newEnd, v.end), anonLocked: nil)
         }
+        // Removing the target may have split the source VMA (both in one VMA): look the
+        // source up again (Linux: mremap_to calls vma_to_resize after do_munmap).
+        let vma = source.contains(oldAddr) ? source : mm.findVMA(oldAddr)!
         let moved = VMA(mm: mm, start: newAddr, end: newEnd, pgoff: vma.pgoff + (oldAddr - vma.start) >> 12,
                         writable: vma.writable, anonVma: vma.anonVma)
         let buggy = skipMremapRmapLock.load(ordering: .relaxed)

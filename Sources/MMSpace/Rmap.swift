@@ -4,7 +4,7 @@
 //
 // Lock ordering (outermost first; a thread holding one may take those indented below):
 //
-//   mm->mmap_lock (ModelRWLock "mmap_lock")
+//   mm->mmap_lock (ModelRWLock "mmap_lock"); fork nests the new child's inside the parent's
 //     page lock (PG_locked bit, PhysicalMemory.lockPage)
 //       anon_vma->lock (ModelMutex "anon_vma")
 //         page-table lock (PteTable.ptl, "ptl"); mremap nests the source then the target ptl

@@ -368,14 +368,14 @@ private let head = "machine nodes=2 node_mem=64M block=16M\nprocess A\n"  // lin
     expectError(head + "mmap A 0x1001 4K\n", line: 3, "address 0x1001 is not page aligned")
     expectError(head + "touch A 0x1000 100\n", line: 3, "length 0x64 is not a multiple of the page size")
     expectError(head + "munmap A 0x1000 0\n", line: 3, "length must be greater than 0")
-    expectError(head + "write A 0x7ffffffff000 4K\n", line: 3, "beyond the user address space")
-    expectError(head + "read A 0x7fffffffe000 8K\n", line: 3, "beyond the user address space")
+    expectError(head + "write A 0xffffffff000 4K\n", line: 3, "beyond the user address space")
+    expectError(head + "read A 0xfffffffe000 8K\n", line: 3, "beyond the user address space")
     expectError(head + "mmap A 0xfffffffffffff000 0x2000\n", line: 3, "beyond the user address space")
     expectError(head + "mremap A 0x1000 4K 0x1800\n", line: 3, "new address 0x1800 is not page aligned")
     expectError(head + "mremap A 0x1001 4K 0x2000\n", line: 3, "old address 0x1001")
-    expectError(head + "mremap A 0x1000 4K 0x7ffffffff000\n", line: 3, "ends beyond")
-    expectError(head + "pin A 0x800000000000\n", line: 3, "beyond the user address space")
-    expectError(head + "migrate_kernel A 0x7ffffffff000\n", line: 3, "beyond the user address space")
+    expectError(head + "mremap A 0x1000 4K 0xffffffff000\n", line: 3, "ends beyond")
+    expectError(head + "pin A 0x100000000000\n", line: 3, "beyond the user address space")
+    expectError(head + "migrate_kernel A 0xffffffff000\n", line: 3, "beyond the user address space")
     expectError(head + "mmap A 0x1000 4Q\n", line: 3, "bad size '4Q'")
     expectError(head + "mmap A 0x1000 16E\n", line: 3, "bad size")
     expectError(head + "mmap A 0x1000 99999999999999999999M\n", line: 3, "too large")
@@ -383,8 +383,10 @@ private let head = "machine nodes=2 node_mem=64M block=16M\nprocess A\n"  // lin
     expectError(head + "mmap A 4K 4K\n", line: 3, "bad number '4K' for address")
     expectError(head + "mmap A 0x 4K\n", line: 3, "bad number '0x'")
     expectError(head + "mmap A 0x1g000 4K\n", line: 3, "bad number")
-    // The largest range that fits.
-    #expect(ops("mmap A 0x7fffffffe000 4K") == [.mmap(proc: "A", addr: 0x7fff_ffff_e000, length: 4096)])
+    // The largest range that fits (the model's address space ends at 2^44: page
+    // indices are 32 bits).
+    #expect(ops("mmap A 0xfffffffe000 4K") == [.mmap(proc: "A", addr: 0xfff_ffff_e000, length: 4096)])
+    expectError(head + "mmap A 0xfffffffe000 12K\n", line: 3, "ends beyond")
     // pin takes any (unaligned) address inside the page.
     #expect(ops("pin A 0x1234") == [.pin(proc: "A", addr: 0x1234)])
 }
