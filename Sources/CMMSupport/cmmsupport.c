@@ -7,9 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static __thread void *mm_sched_ctx;
+__thread void *mm_sched_ctx;
 
-void *mm_sched_get(void) { return mm_sched_ctx; }
 void mm_sched_set(void *ctx) { mm_sched_ctx = ctx; }
 
 int mm_pin_to_cpu(int cpu) {
