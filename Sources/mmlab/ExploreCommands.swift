@@ -12,6 +12,10 @@ extension StrategyKind: ExpressibleByArgument {
         guard let k = StrategyKind.allCases.first(where: { "\($0)" == argument }) else { return nil }
         self = k
     }
+    // By name, as parsed above (the UInt8 raw values would otherwise show in help and
+    // errors as "0, 1, 2", which the parser does not accept).
+    public static var allValueStrings: [String] { allCases.map { "\($0)" } }
+    public static var allValueDescriptions: [String: String] { [:] }
 }
 
 /// Flags that change the model, shared by explore and replay (a replay must be given
@@ -42,7 +46,7 @@ func loadScenario(_ file: String) -> Scenario {
         try ScenarioRunner.validate(s)
         return s
     } catch {
-        failBadInput("\(error)")
+        failScenario(error)
     }
 }
 
@@ -58,7 +62,9 @@ struct Explore: ParsableCommand {
         discussion: "Prints the first failing interleaving as a trace and the command that replays it.")
 
     @Argument(help: "Scenario file with thread blocks.") var file: String
-    @Option(help: "random, pct or dfs.") var strategy: StrategyKind = .pct
+    // Optional, with the default in the help: ArgumentParser would print a default of
+    // this raw-valued enum as its raw value ("default: 1").
+    @Option(help: "random, pct or dfs (default: pct).") var strategy: StrategyKind?
     @Option(help: "Schedules to run at most.") var schedules: Int = 2000
     @Option(help: "Seed of the strategy.") var seed: UInt64 = 1
     @Option(help: "PCT bug depth d (d−1 priority change points).") var depth: Int = 2
@@ -69,6 +75,7 @@ struct Explore: ParsableCommand {
     @OptionGroup var model: ModelFlags
 
     func run() throws {
+        let strategy = self.strategy ?? .pct
         let scenario = loadScenario(file)
         guard schedules >= 1, schedules <= 100_000_000 else { throw ValidationError("--schedules must be 1…100000000") }
         let opts = ExploreOptions(strategy: strategy, schedules: schedules, seed: seed, depth: depth,
@@ -149,7 +156,7 @@ struct Replay: ParsableCommand {
             ]).text)
         } else {
             FileHandleOut.out(formatTrace(outcome.trace))
-            if let e = outcome.error { FileHandleOut.out("replay diverged: \(e)") }
+            if let e = outcome.error { FileHandleOut.out("\(e)") }   // "replay diverged: …" or another ScheduleError
             if outcome.violations.isEmpty { FileHandleOut.out("no violation") }
             for v in outcome.violations { FileHandleOut.out("\(v)") }
         }
@@ -183,7 +190,7 @@ func exploreBenchmarks(quick: Bool, _ add: (String, Double, String) -> Void) {
         add("explore: seed race, random, pin=refcount", r.schedulesPerSecond, "schedules/s")
         add("  scheduling steps per schedule", Double(r.totalSteps) / Double(max(1, r.schedulesRun)), "steps")
     }
-    o.pinPolicy = .none
+    o.pinPolicy = AnonVmaPinPolicy.none   // not `.none`: on an Optional that is nil (the file's policy)
     let seeds = quick ? 5 : 20
     for (kind, label) in [(StrategyKind.random, "random"), (.pct, "pct depth 2")] {
         var firsts: [Int] = []

@@ -62,6 +62,12 @@ func failBadInput(_ message: String) -> Never {
     Glibc.exit(2)
 }
 
+/// A scenario file error: `FILE:LINE: message` alone on stderr (editors jump to it), exit 2.
+func failScenario(_ error: ScenarioError) -> Never {
+    FileHandleOut.stderr(error.description)
+    Glibc.exit(2)
+}
+
 /// Parses sizes like 256M, 4G, 65536, 0x1000 (K/M/G are powers of 1024).
 func parseSize(_ s: String, _ what: String) throws -> Int {
     var t = Substring(s.uppercased())

@@ -20,8 +20,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let scenario: Scenario
-        do { scenario = try ScenarioParser.parse(path: file) } catch { failBadInput("\(error)") }
-        do { try ScenarioRunner.validate(scenario) } catch { failBadInput("\(error)") }
+        do { scenario = try ScenarioParser.parse(path: file) } catch { failScenario(error) }
+        do { try ScenarioRunner.validate(scenario) } catch { failScenario(error) }
         var opts = RunOptions()
         opts.pinPolicy = pinPolicy
         let json = self.json
