@@ -118,6 +118,7 @@ public struct Migrator: Sendable {
     public func migratePages(_ pages: [PFN], allocate: (PFN) -> PFN?, mode: MigrateMode,
                              reason: MigrateReason, context: MigrationContext) -> MigrationResult {
         var result = MigrationResult()
+        result.outcomes.reserveCapacity(pages.count)
         onEvent?(.start(pages: pages.count, mode: mode, reason: reason, context: context))
         var retry = pages
         var pass = 0

@@ -19,7 +19,11 @@ public final class VMA: @unchecked Sendable, CustomStringConvertible {
     /// mmap_lock, hence atomic).
     let anonVmaEncoded = Atomic<UInt64>(0)
     public var anonVma: AnonVmaRef? { AnonVmaRef(encoded: anonVmaEncoded.load(ordering: .acquiring)) }
-    public unowned let mm: MM
+    /// The owning address space. Unowned(unsafe) because rmap walks read it for every
+    /// VMA of every page they visit, and a checked unowned reference costs two atomic
+    /// operations each time. Safe: an MM unlinks all its VMAs from their anon_vmas
+    /// (exitMmap) before anything can release it, and mm.vmas keeps them alive.
+    public unowned(unsafe) let mm: MM
 
     init(mm: MM, start: UInt64, end: UInt64, pgoff: UInt64, writable: Bool = true, anonVma: AnonVmaRef? = nil) {
         self.mm = mm
