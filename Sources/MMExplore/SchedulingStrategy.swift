@@ -1,6 +1,8 @@
 // The one small protocol every exploration strategy implements (shuttle-style), the
 // errors a strategy may stop an execution with, and the deterministic PRNG they share.
 
+import MMSync
+
 /// Which strategy produced a schedule. The raw value is what a token stores.
 public enum StrategyKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Uniformly random choice among the runnable threads at every decision.
@@ -95,23 +97,6 @@ public protocol SchedulingStrategy: AnyObject {
 
 // MARK: - Deterministic PRNG
 
-/// SplitMix64 (Steele, Lea, Flood 2014): used to mix seeds into independent streams.
-@usableFromInline
-struct SplitMix64 {
-    @usableFromInline var state: UInt64
-    @inlinable init(_ seed: UInt64) { state = seed }
-    @inlinable mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return SplitMix64.mix(state)
-    }
-    @inlinable static func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// xoshiro256** (Blackman, Vigna): the generator behind every random choice. Pure
 /// integer arithmetic, so the same seed gives the same stream on every machine —
 /// unlike `SystemRandomNumberGenerator`.
@@ -120,7 +105,7 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
 
     /// Seeds the four words from SplitMix64, as the authors recommend.
     public init(seed: UInt64) {
-        var sm = SplitMix64(seed)
+        var sm = SplitMix64(seed: seed)
         s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
     }
 

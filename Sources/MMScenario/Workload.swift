@@ -41,18 +41,6 @@ public struct WorkloadStats: Sendable {
     public var seconds = 0.0
 }
 
-/// splitmix64: a tiny deterministic generator (same sequence on every machine).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Runs the workload and returns the machine (quiet) and what was done.
 public enum Workload {

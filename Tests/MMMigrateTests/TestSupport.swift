@@ -53,19 +53,6 @@ func machineIsEmpty(_ m: Machine) -> Bool {
     m.phys.freePages() == m.config.totalPages && m.slab.allSlots().allSatisfy { !$0.isAllocated }
 }
 
-/// SplitMix64: a tiny deterministic PRNG; every concurrency test prints its seed.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 /// An append-only list shared between threads.
 final class Collector<T: Sendable>: @unchecked Sendable {

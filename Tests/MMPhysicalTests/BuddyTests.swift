@@ -6,19 +6,6 @@ import Testing
 @testable import MMPhysical
 import MMSync
 
-/// SplitMix64: a tiny deterministic PRNG for reproducible test inputs.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 /// Frees a block the test allocated: drop the head's allocation reference, then
 /// hand the block back (Linux: __free_pages → put_page_testzero → __free_one_page).
