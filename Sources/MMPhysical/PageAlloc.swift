@@ -7,6 +7,7 @@
 // free counters. Descriptor link fields of free pages belong to the zone lock.
 
 import MMSync
+import Synchronization
 
 /// A memory zone: a contiguous PFN range of one node (Linux: struct zone).
 public final class Zone: @unchecked Sendable {
@@ -17,7 +18,11 @@ public final class Zone: @unchecked Sendable {
     public let lock = ModelMutex("zone")
     let d: PageDescriptors
     private var freeLists: [PageList]            // [order * 4 + migratetype]
-    private var pageblockTypes: [UInt8]
+    /// One migratetype per pageblock. Written under `lock`; atomic so that scanners
+    /// (compaction, hot-remove, the checker) may read it without the lock, as Linux's
+    /// get_pageblock_migratetype() does.
+    private let pageblockTypes: UnsafeMutablePointer<Atomic<UInt8>>
+    private let pageblockCount: Int
     /// Free base pages in this zone (Linux: NR_FREE_PAGES). Under `lock`.
     public private(set) var nrFree: Int = 0
     let vmstat: VMStat
@@ -30,7 +35,16 @@ public final class Zone: @unchecked Sendable {
         d = descriptors
         self.vmstat = vmstat
         freeLists = Array(repeating: PageList(), count: (maxOrder + 1) * 4)
-        pageblockTypes = Array(repeating: UInt8(MigrateType.movable.rawValue), count: pages / pageblockPages)
+        pageblockCount = pages / pageblockPages
+        pageblockTypes = .allocate(capacity: pageblockCount)
+        for i in 0..<pageblockCount {
+            (pageblockTypes + i).initialize(to: Atomic(UInt8(MigrateType.movable.rawValue)))
+        }
+    }
+
+    deinit {
+        pageblockTypes.deinitialize(count: pageblockCount)
+        pageblockTypes.deallocate()
     }
 
     public var endPFN: PFN { startPFN + PFN(pages) }
@@ -40,14 +54,14 @@ public final class Zone: @unchecked Sendable {
 
     // MARK: pageblocks
 
-    /// Linux: get_pageblock_migratetype(). Caller holds `lock` or accepts a racy read.
+    /// Linux: get_pageblock_migratetype(). Without `lock` the answer may be stale.
     public func pageblockType(of pfn: PFN) -> MigrateType {
-        MigrateType(rawValue: Int(pageblockTypes[Int(pfn - startPFN) >> pageblockOrder]))!
+        MigrateType(rawValue: Int(pageblockTypes[Int(pfn - startPFN) >> pageblockOrder].load(ordering: .relaxed)))!
     }
 
     /// Linux: set_pageblock_migratetype(). Caller holds `lock`.
     public func setPageblockTypeLocked(_ pfn: PFN, _ mt: MigrateType) {
-        pageblockTypes[Int(pfn - startPFN) >> pageblockOrder] = UInt8(mt.rawValue)
+        pageblockTypes[Int(pfn - startPFN) >> pageblockOrder].store(UInt8(mt.rawValue), ordering: .relaxed)
     }
 
     // MARK: free lists (caller holds lock)

@@ -107,7 +107,7 @@ public final class ScenarioRunner: @unchecked Sendable {
 
     private func execute(_ st: Statement, thread: String?) {
         var r = StatementResult(line: st.line, op: st.op.name, thread: thread)
-        Sched.point("\(thread ?? "main") line \(st.line): \(st.op.name)")
+        Sched.point("line \(st.line): \(st.op.name)")
         do {
             try perform(st.op, &r)
         } catch let e {

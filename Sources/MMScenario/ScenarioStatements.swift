@@ -1,0 +1,243 @@
+// The rules of each scenario statement (DESIGN §3): what arguments it takes, in what
+// ranges, and the AST node it becomes. The line machinery is in ScenarioParser.swift.
+
+extension LineParser {
+    mutating func parseStatement(_ keyword: String, _ tokens: ArraySlice<String>) throws(ScenarioError) -> Op {
+        switch keyword {
+        case "machine":
+            let args = try splitArgs(keyword, tokens, keys: ["nodes", "node_mem", "block", "content"])
+            try expectPositional(args, 0, names: [], usage: "machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp]")
+            let spec = try machineSpec(args)
+            machine = spec
+            machineLine = lineNo
+            return .machine(spec)
+
+        case "process":
+            let usage = "process NAME [node=N] [uid=U] [privileged]"
+            let args = try splitArgs(keyword, tokens, keys: ["node", "uid"])
+            try expectPositional(args, 1, names: ["process name"], usage: usage, orMore: true)
+            var privileged = false
+            for extra in args.positional.dropFirst() {
+                guard extra == "privileged" else {
+                    throw error("unexpected argument \(ScenarioParser.show(extra)) (usage: \(usage))")
+                }
+                if privileged { throw error("duplicate 'privileged'") }
+                privileged = true
+            }
+            let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
+            let uid = try args.keyed["uid"].map { v throws(ScenarioError) in try int(v, "uid", 0...0xFFFF_FFFE) } ?? 0
+            let name = try declare(args.positional[0])
+            return .process(name: name, node: node, uid: uid, privileged: privileged)
+
+        case "mmap", "touch", "write", "read", "munmap":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 3, names: ["process name", "address", "length"], usage: "\(keyword) PROC ADDR LENGTH")
+            let proc = try process(args.positional[0])
+            let (addr, length) = try range(args.positional[1], args.positional[2])
+            switch keyword {
+            case "mmap": return .mmap(proc: proc, addr: addr, length: length)
+            case "touch": return .touch(proc: proc, addr: addr, length: length)
+            case "write": return .write(proc: proc, addr: addr, length: length)
+            case "read": return .read(proc: proc, addr: addr, length: length)
+            default: return .munmap(proc: proc, addr: addr, length: length)
+            }
+
+        case "fork":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 2, names: ["parent process", "child process"], usage: "fork PARENT CHILD")
+            let parent = try process(args.positional[0])
+            let child = try declare(args.positional[1])
+            return .fork(parent: parent, child: child)
+
+        case "pin", "unpin":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 2, names: ["process name", "address"], usage: "\(keyword) PROC ADDR")
+            let proc = try process(args.positional[0])
+            let addr = try address(args.positional[1])
+            return keyword == "pin" ? .pin(proc: proc, addr: addr) : .unpin(proc: proc, addr: addr)
+
+        case "mremap":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            let usage = "mremap PROC OLD_ADDR LENGTH NEW_ADDR"
+            try expectPositional(args, 4, names: ["process name", "old address", "length", "new address"], usage: usage)
+            let proc = try process(args.positional[0])
+            let (old, length) = try range(args.positional[1], args.positional[2], addrWhat: "old address")
+            let (new, _) = try range(args.positional[3], args.positional[2], addrWhat: "new address")
+            return .mremap(proc: proc, oldAddr: old, length: length, newAddr: new)
+
+        case "exit":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 1, names: ["process name"], usage: "exit PROC")
+            return .exit(proc: try process(args.positional[0]))
+
+        case "unmovable":
+            let args = try splitArgs(keyword, tokens, keys: ["node", "pages"])
+            let usage = "unmovable node=N pages=N"
+            try expectPositional(args, 0, names: [], usage: usage)
+            guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
+            guard let pagesText = args.keyed["pages"] else { throw error("missing argument: pages=N (usage: \(usage))") }
+            let node = try node(nodeText)
+            let pages = try int(pagesText, "pages", 1...machine!.pagesPerNode)
+            return .unmovable(node: node, pages: pages)
+
+        case "move_pages":
+            let usage = "move_pages PROC (node=N | nodes=N,N,…) ADDR… [flags=move|move_all|strict|NUMBER] [as=PROC]"
+            let args = try splitArgs(keyword, tokens, keys: ["node", "nodes", "flags", "as"])
+            try expectPositional(args, 2, names: ["process name", "address"], usage: usage, orMore: true)
+            let proc = try process(args.positional[0])
+            let addrs = try pageAddresses(args.positional.dropFirst())
+            let nodes: [Int]
+            switch (args.keyed["node"], args.keyed["nodes"]) {
+            case (.some, .some): throw error("node= and nodes= exclude each other: give one node for all pages or one per address")
+            case (.some(let n), nil): nodes = Array(repeating: try node(n), count: addrs.count)
+            case (nil, .some(let list)):
+                nodes = try nodeList(list, "nodes", distinct: false)
+                if nodes.count != addrs.count {
+                    throw error("nodes= lists \(nodes.count) node\(nodes.count == 1 ? "" : "s") for \(addrs.count) address\(addrs.count == 1 ? "" : "es"): give one per address")
+                }
+            case (nil, nil): throw error("missing argument: node=N or nodes=N,N,… (to query without moving use query_pages)")
+            }
+            let flags = try args.keyed["flags"].map { v throws(ScenarioError) in try moveFlags(v) } ?? .move
+            return .movePages(proc: proc, nodes: nodes, addrs: addrs, flags: flags, caller: try caller(args))
+
+        case "query_pages":
+            let args = try splitArgs(keyword, tokens, keys: ["as"])
+            try expectPositional(args, 2, names: ["process name", "address"], usage: "query_pages PROC ADDR… [as=PROC]", orMore: true)
+            let proc = try process(args.positional[0])
+            let addrs = try pageAddresses(args.positional.dropFirst())
+            return .queryPages(proc: proc, addrs: addrs, caller: try caller(args))
+
+        case "migrate_pages":
+            let usage = "migrate_pages PROC from=N[,N…] to=N[,N…] [as=PROC]"
+            let args = try splitArgs(keyword, tokens, keys: ["from", "to", "as"])
+            try expectPositional(args, 1, names: ["process name"], usage: usage)
+            let proc = try process(args.positional[0])
+            guard let fromText = args.keyed["from"] else { throw error("missing argument: from=N (usage: \(usage))") }
+            guard let toText = args.keyed["to"] else { throw error("missing argument: to=N (usage: \(usage))") }
+            let from = try nodeList(fromText, "from", distinct: true)
+            let to = try nodeList(toText, "to", distinct: true)
+            if from.count != to.count {
+                throw error("from= has \(from.count) node(s) but to= has \(to.count): the lists must have equal lengths")
+            }
+            return .migratePages(proc: proc, from: from, to: to, caller: try caller(args))
+
+        case "compact":
+            let args = try splitArgs(keyword, tokens, keys: ["node", "order", "mode"])
+            try expectPositional(args, 0, names: [], usage: "compact [node=N] [order=N] [mode=sync|async|sync-light]")
+            let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
+            let order = try args.keyed["order"].map { v throws(ScenarioError) in try int(v, "order", 0...ScenarioParser.maxOrder) }
+            let mode = args.keyed["mode"]
+            if let mode, !["sync", "async", "sync-light"].contains(mode) {
+                throw error("bad mode \(ScenarioParser.show(mode)): expected sync, async or sync-light")
+            }
+            return .compact(node: node, order: order, mode: mode)
+
+        case "offline", "online":
+            let usage = "\(keyword) node=N block=B"
+            let args = try splitArgs(keyword, tokens, keys: ["node", "block"])
+            try expectPositional(args, 0, names: [], usage: usage)
+            guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
+            guard let blockText = args.keyed["block"] else { throw error("missing argument: block=B (usage: \(usage))") }
+            let node = try node(nodeText)
+            let blocks = machine!.blocksPerNode
+            let b = try number(blockText, "block")
+            guard b < UInt64(blocks) else {
+                throw error("block=\(b) out of range: each node has \(blocks) memory block\(blocks == 1 ? "" : "s") (0…\(blocks - 1)) of \(machine!.blockBytes >> 20)M")
+            }
+            return keyword == "offline" ? .offline(node: node, block: Int(b)) : .online(node: node, block: Int(b))
+
+        case "migrate_kernel":
+            let args = try splitArgs(keyword, tokens, keys: ["node"])
+            try expectPositional(args, 2, names: ["process name", "address"], usage: "migrate_kernel PROC ADDR [node=N]")
+            let proc = try process(args.positional[0])
+            let addr = try address(args.positional[1])
+            let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
+            return .migrateKernel(proc: proc, addr: addr, node: node)
+
+        case "policy":
+            let usage = "policy pin=none|seed-v2|refcount"
+            let args = try splitArgs(keyword, tokens, keys: ["pin"])
+            try expectPositional(args, 0, names: [], usage: usage)
+            guard let value = args.keyed["pin"] else { throw error("missing argument: pin=… (usage: \(usage))") }
+            guard let pin = ScenarioPinPolicy(rawValue: value) else {
+                throw error("bad pin policy \(ScenarioParser.show(value)): expected none, seed-v2 or refcount")
+            }
+            return .policy(pin: pin)
+
+        case "verify":
+            let args = try splitArgs(keyword, tokens, keys: [])
+            try expectPositional(args, 0, names: [], usage: "verify")
+            return .verify
+
+        default:
+            // `thread` is handled by the caller; the keyword list is checked before.
+            throw error("unknown statement \(ScenarioParser.show(keyword))")
+        }
+    }
+
+    func machineSpec(_ args: Args) throws(ScenarioError) -> MachineSpec {
+        let hex = ScenarioParser.hex
+        let mib: UInt64 = 1 << 20
+        let nodes = try args.keyed["nodes"].map { v throws(ScenarioError) in try int(v, "nodes", 1...ScenarioParser.maxNodes) } ?? 1
+        guard let memText = args.keyed["node_mem"] else {
+            throw error("missing argument: node_mem=SIZE (usage: machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp])")
+        }
+        let mem = try size(memText, "node_mem")
+        if mem < 4 * mib { throw error("node_mem=\(memText) is too small: at least 4M") }
+        if mem > ScenarioParser.maxNodeMemBytes { throw error("node_mem=\(memText) is too large: at most 1024G (1 TiB) per node") }
+        if mem % (4 * mib) != 0 { throw error("node_mem=\(memText) (\(hex(mem)) bytes) is not a multiple of 4M") }
+        var block: UInt64
+        if let blockText = args.keyed["block"] {
+            block = try size(blockText, "block")
+            if block == 0 || block % (2 * mib) != 0 {
+                throw error("block=\(blockText) is not a positive multiple of 2M (one pageblock of 512 pages)")
+            }
+            if block > mem || mem % block != 0 {
+                throw error("block=\(blockText) does not divide node_mem=\(memText)")
+            }
+        } else if mem <= 16 * mib {
+            block = mem
+        } else {
+            block = 16 * mib
+            while mem % block != 0 { block /= 2 }  // terminates at 4M: mem is a multiple of 4M
+        }
+        var content = ScenarioContentMode.full
+        if let c = args.keyed["content"] {
+            guard let m = ScenarioContentMode(rawValue: c) else {
+                throw error("bad content mode \(ScenarioParser.show(c)): expected full or stamp")
+            }
+            content = m
+        }
+        return MachineSpec(nodes: nodes, nodeMemBytes: mem, blockBytes: block, content: content)
+    }
+
+    /// Addresses of move_pages / query_pages: any 64-bit value (Linux answers -EFAULT
+    /// per page for what is not mapped).
+    func pageAddresses(_ tokens: ArraySlice<String>) throws(ScenarioError) -> [UInt64] {
+        var addrs: [UInt64] = []
+        addrs.reserveCapacity(tokens.count)
+        for t in tokens { addrs.append(try number(t, "address")) }
+        return addrs
+    }
+
+    /// `flags=`: names move, move_all, strict or numbers, combined with `|`.
+    func moveFlags(_ value: String) throws(ScenarioError) -> MovePagesFlags {
+        var flags = MovePagesFlags()
+        for part in value.split(separator: "|", omittingEmptySubsequences: false) {
+            switch part {
+            case "move": flags.insert(.move)
+            case "move_all": flags.insert(.moveAll)
+            case "strict": flags.insert(.strict)
+            case "":
+                throw error("bad flags \(ScenarioParser.show(value)): empty element between '|'")
+            default:
+                guard case .success(let v) = ScenarioParser.number(part.utf8, suffix: false) else {
+                    throw error("bad flag \(ScenarioParser.show(String(part))) in flags=: expected move, move_all, strict or a number")
+                }
+                guard v <= 0xFFFF_FFFF else { throw error("flags value \(ScenarioParser.hex(v)) out of range (32 bits)") }
+                flags.formUnion(MovePagesFlags(rawValue: Int(v)))
+            }
+        }
+        return flags
+    }
+}
