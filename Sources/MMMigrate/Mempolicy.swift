@@ -39,11 +39,15 @@ extension Migrator {
     public func movePages(target name: String, caller callerName: String? = nil, addresses: [UInt64],
                           nodes: [Int]?, flags: MPolFlags) -> SyscallResult {
         let flagsKnown: MPolFlags = [.move, .moveAll]
+        // Linux's order (kernel_move_pages): flags, the caller's privilege for MOVE_ALL,
+        // then the target (find_mm_struct: ESRCH, then the ptrace-style check).
         guard flagsKnown.isSuperset(of: flags) else { return .error(.EINVAL) }
+        let callerProcess = callerName.flatMap { machine.process($0) }
+        if callerName != nil, callerProcess == nil { return .error(.ESRCH) }
+        let callerPrivileged = callerProcess?.privileged ?? machine.process(name)?.privileged ?? false
+        if flags.contains(.moveAll), !callerPrivileged { return .error(.EPERM) }
         guard let target = machine.process(name) else { return .error(.ESRCH) }
-        let caller = callerName.flatMap { machine.process($0) } ?? target
-        if callerName != nil, machine.process(callerName!) == nil { return .error(.ESRCH) }
-        if flags.contains(.moveAll), !caller.privileged { return .error(.EPERM) }
+        let caller = callerProcess ?? target
         guard Self.mayAccess(caller: caller, target: target) else { return .error(.EPERM) }
         if let nodes {
             guard nodes.count == addresses.count else { return .error(.EINVAL) }
@@ -121,13 +125,15 @@ extension Migrator {
     /// privileged caller (Linux adds MPOL_MF_MOVE_ALL with CAP_SYS_NICE).
     public func migratePagesSyscall(target name: String, caller callerName: String? = nil,
                                     from: [Int], to: [Int]) -> SyscallResult {
+        // Linux's order (kernel_migrate_pages): the task (ESRCH), the access check
+        // (EPERM), then whether the nodes exist (EINVAL).
         let n = machine.config.nodes
-        guard from.count == to.count, !from.isEmpty,
-              (from + to).allSatisfy({ $0 >= 0 && $0 < n }) else { return .error(.EINVAL) }
-        guard let target = machine.process(name) else { return .error(.ESRCH) }
         if callerName != nil, machine.process(callerName!) == nil { return .error(.ESRCH) }
+        guard let target = machine.process(name) else { return .error(.ESRCH) }
         let caller = callerName.flatMap { machine.process($0) } ?? target
         guard Self.mayAccess(caller: caller, target: target) else { return .error(.EPERM) }
+        guard from.count == to.count, !from.isEmpty,
+              (from + to).allSatisfy({ $0 >= 0 && $0 < n }) else { return .error(.EINVAL) }
         let mm = target.mm
         guard machine.mmgetNotZero(mm) else { return .error(.ESRCH) }
         defer { machine.mmput(mm) }
