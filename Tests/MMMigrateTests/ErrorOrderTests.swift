@@ -18,7 +18,7 @@ import MMPhysical
 @Test func migratePagesChecksTargetThenAccessThenNodes() throws {
     let m = makeMachine()
     try makeProcess(m, "A", pages: 1, uid: 1)
-    try makeProcess(m, "C", pages: 0, uid: 2)
+    try makeProcess(m, "C", pages: 1, uid: 2)
     let mig = Migrator(m)
     #expect(mig.migratePagesSyscall(target: "nobody", from: [0], to: [7]).errno == .ESRCH)
     #expect(mig.migratePagesSyscall(target: "A", caller: "C", from: [0], to: [7]).errno == .EPERM)
