@@ -188,6 +188,13 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         record(running, .note, what())
     }
 
+    /// A violation found inside the model (the lock-order checker): kept once per
+    /// execution and shown in the trace where it happened.
+    public func report(_ violation: Violation) {
+        if !found.contains(violation) { found.append(violation) }
+        record(running, .event, "\(violation)")
+    }
+
     public func spawn(name: String, body: @escaping @Sendable () -> Void) -> Int {
         let id = createThread(name: name, body: body)
         record(running, .event, "spawn \(name)")
@@ -229,7 +236,7 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     private func createThread(name: String, body: @escaping @Sendable () -> Void) -> Int {
         let id = threads.count
         let worker = idle.popLast() ?? Worker.start()
-        let context = SchedulerContext(scheduler: self, threadID: id)
+        let context = SchedulerContext(scheduler: self, threadID: id, threadName: name)
         // The worker reads this only after its baton is posted, i.e. when first chosen.
         worker.assignment = .run(Worker.Job(threadID: id, context: context, body: body, explorer: self))
         threads.append(ModelThread(name: name, worker: worker))

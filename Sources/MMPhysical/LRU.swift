@@ -12,7 +12,7 @@ import MMSync
 public final class LRUList: @unchecked Sendable {
     public let node: Int
     /// Linux: lruvec->lru_lock.
-    public let lock = ModelMutex("lru")
+    public let lock = ModelMutex("lru", rank: .lru)
     private var list = PageList()
     let d: PageDescriptors
 

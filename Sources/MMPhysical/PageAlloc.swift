@@ -15,7 +15,7 @@ public final class Zone: @unchecked Sendable {
     public let startPFN: PFN
     public let pages: Int
     /// Linux: zone->lock.
-    public let lock = ModelMutex("zone")
+    public let lock = ModelMutex("zone", rank: .zone)
     let d: PageDescriptors
     private var freeLists: [PageList]            // [order * 4 + migratetype]
     /// One migratetype per pageblock. Written under `lock`; atomic so that scanners

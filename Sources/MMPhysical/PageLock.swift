@@ -9,7 +9,9 @@ extension PhysicalMemory {
     @inline(__always)
     public func trylockPage(_ pfn: PFN) -> Bool {
         Sched.point("trylock page \(pfn)")
-        return pages.setFlags(pfn, PageFlag.locked) & PageFlag.locked == 0
+        guard pages.setFlags(pfn, PageFlag.locked) & PageFlag.locked == 0 else { return false }
+        Sched.lockTried(.pageLock)
+        return true
     }
 
     /// Linux: lock_page(). Sleeps until the lock is ours.
@@ -18,12 +20,14 @@ extension PhysicalMemory {
         while pages.setFlags(pfn, PageFlag.locked) & PageFlag.locked != 0 {
             waitForClear(pfn, PageFlag.locked, .page)
         }
+        Sched.lockAcquired(.pageLock)
     }
 
     /// Linux: unlock_page(). Wakes sleepers if PG_waiters says there are any.
     public func unlockPage(_ pfn: PFN) {
         let old = pages.clearFlags(pfn, PageFlag.locked | PageFlag.waiters)
         precondition(old & PageFlag.locked != 0, "unlock of unlocked pfn \(pfn)")
+        Sched.lockReleased(.pageLock)
         if old & PageFlag.waiters != 0 || Sched.isExploring {
             waitQueues.wakeAll(key: UInt64(pfn), channel: WaitChannel(.page, UInt64(pfn)))
         }

@@ -61,7 +61,7 @@ public final class MM: @unchecked Sendable {
     /// Node anonymous faults allocate from (the process's memory policy).
     public let homeNode: Int
     /// Linux: mm->mmap_lock.
-    public let mmapLock = ModelRWLock("mmap_lock")
+    public let mmapLock = ModelRWLock("mmap_lock", rank: .mmapLock)
     /// Sorted by start. Under mmapLock.
     var vmas: [VMA] = []
     public let pageTable = PageTable()

@@ -50,7 +50,7 @@ public final class PteTable: @unchecked Sendable {
     /// Base virtual address covered by this table.
     public let base: UInt64
     /// The split page-table lock. Every read or write of an entry holds it.
-    public let ptl = ModelMutex("ptl")
+    public let ptl = ModelMutex("ptl", rank: .pageTable)
     private let slots: UnsafeMutablePointer<UInt64>
 
     init(base: UInt64) {

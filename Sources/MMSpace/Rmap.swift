@@ -54,7 +54,7 @@ public enum AnonVmaPinPolicy: String, Sendable, CaseIterable {
 public final class AnonVma: @unchecked Sendable {
     public let slot: UInt32
     /// Linux: anon_vma->lock.
-    public let lock = ModelMutex("anon_vma")
+    public let lock = ModelMutex("anon_vma", rank: .anonVma)
     let generationAtomic = Atomic<UInt32>(0)
     let allocatedAtomic = Atomic<Bool>(false)
     /// `refcount` policy: 1 for the VMA list while non-empty, plus one per migration pin.

@@ -14,9 +14,12 @@ public final class ModelMutex: @unchecked Sendable {
     private let m: UnsafeMutablePointer<pthread_mutex_t>
     /// Short name used in traces ("ptl", "anon_vma", "zone").
     public let name: StaticString
+    /// Place in the lock order, checked under exploration.
+    public let rank: LockRank
 
-    public init(_ name: StaticString = "lock") {
+    public init(_ name: StaticString = "lock", rank: LockRank = .unordered) {
         self.name = name
+        self.rank = rank
         m = .allocate(capacity: 1)
         pthread_mutex_init(m, nil)
     }
@@ -37,6 +40,7 @@ public final class ModelMutex: @unchecked Sendable {
             while pthread_mutex_trylock(m) != 0 {
                 s.block(on: channel) { "wait for \(self.name)" }
             }
+            Sched.lockAcquired(rank)
             return
         }
         pthread_mutex_lock(m)
@@ -45,14 +49,20 @@ public final class ModelMutex: @unchecked Sendable {
     /// Takes the lock only if free; never sleeps.
     @inline(__always)
     public func tryLock() -> Bool {
-        if let s = Sched.current { s.schedulePoint { "trylock \(self.name)" } }
-        return pthread_mutex_trylock(m) == 0
+        guard let s = Sched.current else { return pthread_mutex_trylock(m) == 0 }
+        s.schedulePoint { "trylock \(self.name)" }
+        guard pthread_mutex_trylock(m) == 0 else { return false }
+        Sched.lockTried(rank)
+        return true
     }
 
     @inline(__always)
     public func unlock() {
         pthread_mutex_unlock(m)
-        if let s = Sched.current { s.wake(channel) }
+        if let s = Sched.current {
+            Sched.lockReleased(rank)
+            s.wake(channel)
+        }
     }
 
     @inline(__always)
@@ -67,9 +77,11 @@ public final class ModelMutex: @unchecked Sendable {
 public final class ModelRWLock: @unchecked Sendable {
     private let l: UnsafeMutablePointer<pthread_rwlock_t>
     public let name: StaticString
+    public let rank: LockRank
 
-    public init(_ name: StaticString = "rwlock") {
+    public init(_ name: StaticString = "rwlock", rank: LockRank = .unordered) {
         self.name = name
+        self.rank = rank
         l = .allocate(capacity: 1)
         pthread_rwlock_init(l, nil)
     }
@@ -86,6 +98,7 @@ public final class ModelRWLock: @unchecked Sendable {
         if let s = Sched.current {
             s.schedulePoint { "read-lock \(self.name)" }
             while pthread_rwlock_tryrdlock(l) != 0 { s.block(on: channel) { "wait to read \(self.name)" } }
+            Sched.lockAcquired(rank)
             return
         }
         pthread_rwlock_rdlock(l)
@@ -95,19 +108,26 @@ public final class ModelRWLock: @unchecked Sendable {
         if let s = Sched.current {
             s.schedulePoint { "write-lock \(self.name)" }
             while pthread_rwlock_trywrlock(l) != 0 { s.block(on: channel) { "wait to write \(self.name)" } }
+            Sched.lockAcquired(rank)
             return
         }
         pthread_rwlock_wrlock(l)
     }
 
     public func tryReadLock() -> Bool {
-        if let s = Sched.current { s.schedulePoint { "try-read-lock \(self.name)" } }
-        return pthread_rwlock_tryrdlock(l) == 0
+        guard let s = Sched.current else { return pthread_rwlock_tryrdlock(l) == 0 }
+        s.schedulePoint { "try-read-lock \(self.name)" }
+        guard pthread_rwlock_tryrdlock(l) == 0 else { return false }
+        Sched.lockTried(rank)
+        return true
     }
 
     public func unlock() {
         pthread_rwlock_unlock(l)
-        if let s = Sched.current { s.wake(channel) }
+        if let s = Sched.current {
+            Sched.lockReleased(rank)
+            s.wake(channel)
+        }
     }
 
     public func withReadLock<R>(_ body: () throws -> R) rethrows -> R {

@@ -49,15 +49,24 @@ public protocol ModelScheduler: AnyObject, Sendable {
     func spawn(name: String, body: @escaping @Sendable () -> Void) -> Int
     /// Blocks the running thread until every thread in `ids` has finished.
     func join(_ ids: [Int])
+    /// Records a violation found by a check that runs inside the model (the lock-order
+    /// checker); it becomes part of the execution's result.
+    func report(_ violation: Violation)
 }
 
 /// Per-thread handle stored in the C thread-local slot.
 public final class SchedulerContext: @unchecked Sendable {
     public let scheduler: any ModelScheduler
     public let threadID: Int
-    public init(scheduler: any ModelScheduler, threadID: Int) {
+    /// The thread's name, for reports.
+    public let threadName: String
+    /// Ranks of the ordered locks this thread holds (LockOrder.swift). Only its own
+    /// thread touches it.
+    var held: [LockRank] = []
+    public init(scheduler: any ModelScheduler, threadID: Int, threadName: String = "") {
         self.scheduler = scheduler
         self.threadID = threadID
+        self.threadName = threadName.isEmpty ? "thread \(threadID)" : threadName
     }
 }
 

@@ -16,6 +16,8 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
         /// A mapped page whose rmap (page->mapping, page->index, anon_vma list) does not
         /// lead back to the PTE that maps it.
         case rmap
+        /// A lock taken while holding one that comes after it in the lock order.
+        case lockOrder = "lock-order"
     }
     public let kind: Kind
     public let message: String

@@ -196,6 +196,7 @@ final class CountingScheduler: ModelScheduler, @unchecked Sendable {
     func note(_ what: () -> String) { hooks += 1 }
     func spawn(name: String, body: @escaping @Sendable () -> Void) -> Int { preconditionFailure("no threads") }
     func join(_ ids: [Int]) {}
+    func report(_ violation: Violation) {}
 }
 
 /// A mutable box shared with a closure that outlives the current scope's inout rules.
