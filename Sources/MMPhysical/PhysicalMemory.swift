@@ -3,6 +3,9 @@
 // descriptors, frame contents, per-node LRU lists, the page wait table and vmstat.
 
 import CMMSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 import MMSync
 
 /// Geometry of a machine (the scenario's `machine` line).
@@ -77,6 +80,30 @@ public final class PhysicalMemory: @unchecked Sendable {
     deinit {
         pages.release()
         frames.release()
+    }
+
+    /// Why `config` cannot be booted on this host — its geometry, or storage the host
+    /// will not map — or nil. Callers taking user input check this first, so a machine
+    /// too big for the host is a clear error instead of a crash at boot.
+    public static func bootProblem(_ config: MachineConfig) -> String? {
+        if let p = config.problem { return p }
+        // Boot writes the descriptors of every order-10 block head: three 4 KiB pages of
+        // descriptor arrays per 4 MiB simulated. Refuse what would not fit in half of
+        // the host's memory rather than be killed half-way.
+        let bootBytes = UInt64(config.totalPages >> maxOrder) * 3 * UInt64(pageSize)
+        let hostBytes = UInt64(sysconf(Int32(_SC_PHYS_PAGES))) * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        if hostBytes > 0, bootBytes > hostBytes / 2 {
+            return "a machine of \(config.totalPages >> 18) GiB needs about \(bootBytes >> 20) MiB of host memory to boot; this host has \(hostBytes >> 20) MiB"
+        }
+        guard let d = PageDescriptors(count: config.totalPages) else {
+            return "cannot map \(config.totalPages * PageDescriptors.bytesPerPage >> 20) MiB of page descriptors on this host"
+        }
+        d.release()
+        guard let f = FrameStore(frames: config.totalPages, mode: config.content) else {
+            return "cannot map \(config.totalPages * config.content.bytesPerFrame >> 20) MiB of frame contents on this host (try content=stamp)"
+        }
+        f.release()
+        return nil
     }
 
     public var totalPages: Int { config.totalPages }

@@ -77,8 +77,19 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// Statements whose layer mmlab does not have yet: rejected before anything runs.
     public static let unsupported: Set<String> = ["compact", "offline", "online"]
 
-    /// Rejects statements no layer implements yet, naming the line (exit 2 material).
+    /// The machine a `machine` statement asks for.
+    static func config(_ spec: MachineSpec) -> MachineConfig {
+        MachineConfig(nodes: spec.nodes, nodeMemBytes: Int(spec.nodeMemBytes), blockBytes: Int(spec.blockBytes),
+                      content: spec.content == .full ? .full : .stamp)
+    }
+
+    /// Rejects what cannot run, naming the line (exit 2 material): a machine this host
+    /// cannot boot, and statements no layer implements yet.
     public static func validate(_ s: Scenario) throws(ScenarioError) {
+        if let st = s.statements.first, case .machine(let spec) = st.op,
+           let problem = PhysicalMemory.bootProblem(config(spec)) {
+            throw ScenarioError(file: s.file, line: st.line, message: "machine: \(problem)")
+        }
         func walk(_ sts: [Statement]) throws(ScenarioError) {
             for st in sts {
                 if case .threads(let blocks) = st.op {
@@ -127,9 +138,7 @@ public final class ScenarioRunner: @unchecked Sendable {
     private func perform(_ op: Op, _ r: inout StatementResult) throws(Errno) {
         switch op {
         case .machine(let spec):
-            let cfg = MachineConfig(nodes: spec.nodes, nodeMemBytes: Int(spec.nodeMemBytes), blockBytes: Int(spec.blockBytes),
-                                    content: spec.content == .full ? .full : .stamp)
-            machine = Machine(cfg)
+            machine = Machine(Self.config(spec))
             if let p = options.pinPolicy { machine.pinPolicy = p }
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)

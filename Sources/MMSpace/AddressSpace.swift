@@ -75,6 +75,9 @@ public final class MM: @unchecked Sendable {
     let shadowLock = PlainLock()
     var shadow: [UInt64: UInt64] = [:]
     var pins: [(addr: UInt64, pfn: PFN)] = []
+    /// Set by the owner's exit when it drops the pins: a pin racing the exit must not
+    /// add one that nobody will ever drop.
+    var pinsClosed = false
     let writeVersion = Atomic<UInt64>(0)
 
     init(id: Int, ownerName: String, homeNode: Int) {

@@ -72,6 +72,7 @@ extension Machine {
         let pins: [(addr: UInt64, pfn: PFN)] = p.mm.shadowLock.withLock {
             let x = p.mm.pins
             p.mm.pins = []
+            p.mm.pinsClosed = true
             return x
         }
         for pin in pins { phys.putPage(pin.pfn) }

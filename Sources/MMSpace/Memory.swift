@@ -38,10 +38,15 @@ extension Machine {
     /// Takes a long-term pin on the page at `addr` (Linux: pin_user_pages with
     /// FOLL_LONGTERM): an extra reference that makes migration fail with -EAGAIN.
     public func pinUserPage(_ mm: MM, _ addr: UInt64) throws(Errno) {
+        var refused = false
         _ = try userAccess(mm, addr, write: false) { pfn in
-            self.phys.pages.getRef(pfn)
-            mm.shadowLock.withLock { mm.pins.append((addr, pfn)) }
+            mm.shadowLock.withLock {
+                if mm.pinsClosed { refused = true; return }
+                self.phys.pages.getRef(pfn)
+                mm.pins.append((addr, pfn))
+            }
         }
+        if refused { throw .ESRCH }   // the owner is exiting
     }
 
     /// Drops the pin taken at `addr` (Linux: unpin_user_page). EINVAL if none.

@@ -48,6 +48,8 @@ struct WorkloadFlags: ParsableArguments {
 }
 
 func runWorkload(_ o: WorkloadOptions, json: Bool, title: String) throws {
+    let cfg = MachineConfig(nodes: o.nodes, nodeMemBytes: o.nodeMemBytes, blockBytes: min(16 << 20, o.nodeMemBytes), content: o.content)
+    if let problem = PhysicalMemory.bootProblem(cfg) { throw ValidationError("machine: \(problem)") }
     if !json {
         FileHandleOut.out("""
         \(title)

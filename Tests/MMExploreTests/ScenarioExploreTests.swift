@@ -86,3 +86,27 @@ extension ExploreTests {
         }
     }
 }
+
+extension ExploreTests.Scenarios {
+    /// Found by fuzzing `mmlab run`: a pin racing the owner's exit added a pin after the
+    /// exit had dropped them all, leaking the page. DFS covers every interleaving.
+    @Test func pinRacingExitLeaksNothing() throws {
+        let text = """
+        machine nodes=2 node_mem=8M block=4M
+        process A
+        mmap A 0x10000000 8K
+        touch A 0x10000000 8K
+        thread T1 {
+          pin A 0x10001000
+        }
+        thread T2 {
+          exit A
+        }
+        verify
+        """
+        let scenario = try ScenarioParser.parse(text: text, file: "pin-exit")
+        let r = try MMExplore.explore(options: ExploreOptions(strategy: .dfs, schedules: 100_000, preemptionBound: 2),
+                                      makeBody: { ScenarioRunner.explorationBody(scenario, options: RunOptions()) })
+        #expect(r.coverageComplete && r.failingSchedules == 0, "\(r.summary)")
+    }
+}
