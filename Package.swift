@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "MMSpaceTests", dependencies: ["MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMMigrateTests", dependencies: ["MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
-        .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck"]),
+        .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck", "MMExplore", "MMSync"]),
     ],
     swiftLanguageModes: [.v6]
 )
