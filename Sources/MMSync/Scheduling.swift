@@ -15,6 +15,7 @@ import Glibc
 /// What a blocked model thread waits for. Waking a channel makes every thread blocked
 /// on it runnable again; each re-checks its condition (like a futex or a wait queue).
 public struct WaitChannel: Hashable, Sendable, CustomStringConvertible {
+    /// What sort of object the channel belongs to (for traces and deadlock reports).
     public enum Kind: UInt8, Sendable { case lock, rwlock, page, writeback, thread, other }
     public let kind: Kind
     public let id: UInt64

@@ -4,6 +4,7 @@
 
 /// One broken invariant, with a one-line reason naming the object.
 public struct Violation: Hashable, Sendable, CustomStringConvertible {
+    /// The contract's violation kinds; the raw value is what JSON output prints.
     public enum Kind: String, Sendable, CaseIterable {
         case useAfterFree = "use-after-free"
         case leak
