@@ -21,7 +21,7 @@ let package = Package(
         // Linux: mm/page_alloc.c, include/linux/mm_types.h, mm/filemap.c (page lock), mm/swap.c (LRU)
         .target(name: "MMPhysical", dependencies: ["MMSync", "CMMSupport"]),
         // Linux: mm/memory.c, mm/mmap.c, mm/mremap.c, kernel/fork.c, mm/rmap.c
-        .target(name: "MMSpace", dependencies: ["MMPhysical", "MMSync"]),
+        .target(name: "MMSpace", dependencies: ["MMPhysical", "MMSync", "CMMSupport"]),
         // Linux: mm/migrate.c, mm/mempolicy.c
         .target(name: "MMMigrate", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
         // Invariant checker (DESIGN §1.8)

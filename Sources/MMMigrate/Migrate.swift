@@ -141,10 +141,30 @@ public struct Migrator: Sendable {
                 }
             }
             var i = 0
+            var inFlight: [InFlight] = []
+            inFlight.reserveCapacity(max(1, batchSize))
             while i < retry.count && !outOfMemory {
-                let batch = retry[i..<min(i + max(1, batchSize), retry.count)]
+                if batchSize <= 1 {
+                    // Page-at-a-time: no batch bookkeeping on the hot path.
+                    let pfn = retry[i]
+                    i += 1
+                    switch unmapStage(pfn, allocate: allocate, force: force, mode: mode, context: context,
+                                      holdingOthers: false) {
+                    case .unmapped(var f):
+                        copyStage(&f)
+                        record(pfn, remapStage(f))
+                    case .done(.failed(.ENOMEM)):
+                        outOfMemory = true
+                        result.outcomes[pfn] = .failed(.ENOMEM)
+                        onEvent?(.page(old: pfn, pass: pass, outcome: .failed(.ENOMEM)))
+                    case .done(let rc):
+                        record(pfn, rc)
+                    }
+                    continue
+                }
+                let batch = retry[i..<min(i + batchSize, retry.count)]
                 i = batch.endIndex
-                var inFlight: [InFlight] = []
+                inFlight.removeAll(keepingCapacity: true)
                 for pfn in batch {
                     if outOfMemory {
                         result.outcomes[pfn] = .failed(.ENOMEM)

@@ -16,6 +16,7 @@
 // mmap_lock; that is exactly why it must pin the anon_vma (see AnonVmaPinPolicy).
 // Pages are freed (put_page → lru_lock → zone lock) after the ptl is dropped.
 
+import CMMSupport
 import MMPhysical
 import MMSync
 import Synchronization
@@ -77,11 +78,27 @@ public final class AnonVma: @unchecked Sendable {
 /// stale reference very likely meets a *different* live anon_vma, as on a real kernel.
 public final class AnonVmaSlab: @unchecked Sendable {
     private let lock = PlainLock()
-    private var slots: [AnonVma] = []
+    private var slots: [AnonVma] = []          // owns the slots; under lock
     private var freeSlots: [UInt32] = []
+    /// Lock-free lookup for rmap walks: slot → unretained AnonVma pointer, published
+    /// (release) after the slot exists; slots are never destroyed while the slab lives.
+    private let table: UnsafeMutablePointer<Atomic<UInt>>
+    private static let tableCapacity = 1 << 20
     let vmstat: VMStat
 
-    init(vmstat: VMStat) { self.vmstat = vmstat }
+    init(vmstat: VMStat) {
+        self.vmstat = vmstat
+        // Zero-filled lazily by the host (an empty entry is 0): creating a machine stays
+        // cheap, which matters when the explorer boots one per schedule.
+        guard let raw = mm_map_anon(Self.tableCapacity * MemoryLayout<UInt>.stride, 0) else {
+            fatalError("cannot map the anon_vma slot table")
+        }
+        table = raw.bindMemory(to: Atomic<UInt>.self, capacity: Self.tableCapacity)
+    }
+
+    deinit {
+        mm_unmap(UnsafeMutableRawPointer(table), Self.tableCapacity * MemoryLayout<UInt>.stride)
+    }
 
     /// Linux: anon_vma_alloc().
     func alloc() -> AnonVma {
@@ -89,6 +106,9 @@ public final class AnonVmaSlab: @unchecked Sendable {
             if let s = freeSlots.popLast() { return slots[Int(s)] }
             let a = AnonVma(slot: UInt32(slots.count))
             slots.append(a)
+            if Int(a.slot) < Self.tableCapacity {
+                table[Int(a.slot)].store(UInt(bitPattern: Unmanaged.passUnretained(a).toOpaque()), ordering: .releasing)
+            }
             return a
         }
         precondition(!a.isAllocated, "anon_vma slot \(a.slot) allocated twice")
@@ -113,8 +133,15 @@ public final class AnonVmaSlab: @unchecked Sendable {
     }
 
     /// The slot a reference names (always valid memory; maybe not the same anon_vma).
+    @inline(__always)
     public func slot(_ r: AnonVmaRef) -> AnonVma? {
-        lock.withLock { Int(r.slot) < slots.count ? slots[Int(r.slot)] : nil }
+        let i = Int(r.slot)
+        if i < Self.tableCapacity {
+            let bits = table[i].load(ordering: .acquiring)
+            guard bits != 0, let raw = UnsafeRawPointer(bitPattern: bits) else { return nil }
+            return Unmanaged<AnonVma>.fromOpaque(raw).takeUnretainedValue()
+        }
+        return lock.withLock { i < slots.count ? slots[i] : nil }
     }
 
     /// Every slot ever created (for the checker).
