@@ -9,16 +9,14 @@
 /// per execution (n threads).
 public final class PCTStrategy: SchedulingStrategy {
     public let descriptor: StrategyDescriptor
-    public private(set) var executionIndex: UInt64 = 0
+    public var executionIndex: UInt64 { streams.index }
     public var isExhausted: Bool { false }
     /// The current estimate k of decisions per execution: the most seen so far in
     /// earlier executions, or the initial estimate before the first one ends.
     public var estimatedSteps: Int { maxStepsSeen ?? initialEstimate }
     private let initialEstimate: Int
     private var maxStepsSeen: Int?
-    private var started = false
-    private var rng: Xoshiro256
-    private var data: Xoshiro256
+    private var streams: ExecutionStreams
     /// Priority of each thread seen in this execution (higher runs first). Initial
     /// priorities are ≥ depth; change points assign 1…depth−1, below all of them.
     private var priority: [Int: UInt64] = [:]
@@ -32,16 +30,11 @@ public final class PCTStrategy: SchedulingStrategy {
         precondition(depth >= 1, "PCTStrategy: depth must be ≥ 1, got \(depth)")
         descriptor = StrategyDescriptor(kind: .pct, seed: seed, depth: depth)
         self.initialEstimate = max(1, initialEstimate)
-        executionIndex = firstExecution
-        rng = Xoshiro256(seed: seed, execution: firstExecution, stream: RandomStream.choices)
-        data = Xoshiro256(seed: seed, execution: firstExecution, stream: RandomStream.data)
+        streams = ExecutionStreams(seed: seed, firstExecution: firstExecution)
     }
 
     public func startExecution() {
-        if started { executionIndex += 1 }
-        started = true
-        rng = Xoshiro256(seed: descriptor.seed, execution: executionIndex, stream: RandomStream.choices)
-        data = Xoshiro256(seed: descriptor.seed, execution: executionIndex, stream: RandomStream.data)
+        streams.startExecution()
         priority.removeAll(keepingCapacity: true)
         usedPriorities.removeAll(keepingCapacity: true)
         changePoints.removeAll(keepingCapacity: true)
@@ -49,7 +42,7 @@ public final class PCTStrategy: SchedulingStrategy {
         let wanted = min(descriptor.depth - 1, estimatedSteps)
         var i: UInt64 = 1
         while changePoints.count < wanted {
-            let step = rng.next(below: estimatedSteps)
+            let step = streams.choices.next(below: estimatedSteps)
             if changePoints[step] == nil {
                 changePoints[step] = i
                 i += 1
@@ -63,7 +56,7 @@ public final class PCTStrategy: SchedulingStrategy {
         let floor = UInt64(descriptor.depth)
         var p: UInt64
         repeat {
-            p = floor + (rng.next() >> 16)   // 48 random bits: collisions are rare
+            p = floor + (streams.choices.next() >> 16)   // 48 random bits: collisions are rare
         } while usedPriorities.contains(p)
         usedPriorities.insert(p)
         priority[thread] = p
@@ -84,7 +77,7 @@ public final class PCTStrategy: SchedulingStrategy {
         return best
     }
 
-    public func nextRandom() -> UInt64 { data.next() }
+    public func nextRandom() -> UInt64 { streams.data.next() }
 
     public func endExecution(steps: Int) throws(ScheduleError) {
         maxStepsSeen = max(maxStepsSeen ?? 1, steps)

@@ -97,6 +97,33 @@ public protocol SchedulingStrategy: AnyObject {
 
 // MARK: - Deterministic PRNG
 
+/// The numbering of executions and their two random streams — `choices` for scheduling
+/// decisions, `data` for the model's own randomness — shared by the seeded strategies.
+/// Each execution's streams derive from (seed, execution index) alone, so any single
+/// execution can be replayed from its token.
+struct ExecutionStreams {
+    let seed: UInt64
+    private(set) var index: UInt64
+    private var started = false
+    var choices: Xoshiro256
+    var data: Xoshiro256
+
+    init(seed: UInt64, firstExecution: UInt64) {
+        self.seed = seed
+        index = firstExecution
+        choices = Xoshiro256(seed: seed, execution: firstExecution, stream: RandomStream.choices)
+        data = Xoshiro256(seed: seed, execution: firstExecution, stream: RandomStream.data)
+    }
+
+    /// Starts the next execution (the first call starts `firstExecution`).
+    mutating func startExecution() {
+        if started { index += 1 }
+        started = true
+        choices = Xoshiro256(seed: seed, execution: index, stream: RandomStream.choices)
+        data = Xoshiro256(seed: seed, execution: index, stream: RandomStream.data)
+    }
+}
+
 /// xoshiro256** (Blackman, Vigna): the generator behind every random choice. Pure
 /// integer arithmetic, so the same seed gives the same stream on every machine —
 /// unlike `SystemRandomNumberGenerator`.
