@@ -130,6 +130,11 @@ public struct Migrator: Sendable {
             let force = pass > 2
             func record(_ pfn: PFN, _ rc: PageOutcome) {
                 switch rc {
+                case .failed(.ENOMEM):
+                    // Linux: -ENOMEM stops taking pages; those already unmapped finish.
+                    outOfMemory = true
+                    result.outcomes[pfn] = rc
+                    onEvent?(.page(old: pfn, pass: pass, outcome: rc))
                 case .failed(.EAGAIN):
                     // The last pass gives up: report a failure, not a retry that never comes.
                     onEvent?(pass == Self.maxPasses - 1 ? .page(old: pfn, pass: pass, outcome: rc)
@@ -153,10 +158,6 @@ public struct Migrator: Sendable {
                     case .unmapped(var f):
                         copyStage(&f)
                         record(pfn, remapStage(f))
-                    case .done(.failed(.ENOMEM)):
-                        outOfMemory = true
-                        result.outcomes[pfn] = .failed(.ENOMEM)
-                        onEvent?(.page(old: pfn, pass: pass, outcome: .failed(.ENOMEM)))
                     case .done(let rc):
                         record(pfn, rc)
                     }
@@ -174,11 +175,6 @@ public struct Migrator: Sendable {
                                       holdingOthers: !inFlight.isEmpty) {
                     case .unmapped(let f):
                         inFlight.append(f)
-                    case .done(.failed(.ENOMEM)):
-                        // Linux: -ENOMEM stops taking pages; those already unmapped finish.
-                        outOfMemory = true
-                        result.outcomes[pfn] = .failed(.ENOMEM)
-                        onEvent?(.page(old: pfn, pass: pass, outcome: .failed(.ENOMEM)))
                     case .done(let rc):
                         record(pfn, rc)
                     }
