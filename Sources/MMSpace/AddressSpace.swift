@@ -24,9 +24,12 @@ public final class VMA: @unchecked Sendable, CustomStringConvertible {
     /// operations each time. Safe: an MM unlinks all its VMAs from their anon_vmas
     /// (exitMmap) before anything can release it, and mm.vmas keeps them alive.
     public unowned(unsafe) let mm: MM
+    /// The owner's page tables, reached directly by rmap walks (same lifetime as `mm`).
+    unowned(unsafe) let pageTable: PageTable
 
     init(mm: MM, start: UInt64, end: UInt64, pgoff: UInt64, writable: Bool = true, anonVma: AnonVmaRef? = nil) {
         self.mm = mm
+        pageTable = mm.pageTable
         self.start = start
         self.end = end
         self.pgoff = pgoff

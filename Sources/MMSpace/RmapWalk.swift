@@ -8,7 +8,9 @@ import MMSync
 
 /// A pin on an anon_vma taken by migration before unmapping (see AnonVmaPinPolicy).
 public struct AnonVmaPin: Sendable {
-    public let anon: AnonVma
+    /// Unowned(unsafe): slab slots live as long as the machine, so the reference stays
+    /// valid memory (whether it is still the same anon_vma is what `ref` tells).
+    public unowned(unsafe) let anon: AnonVma
     public let ref: AnonVmaRef
     public let policy: AnonVmaPinPolicy
 }
@@ -162,7 +164,7 @@ extension Machine {
         var installed = 0
         for vma in a.vmas {
             guard let addr = vma.address(ofIndex: index),
-                  let t = vma.mm.pageTable.table(for: addr, allocate: false) else { continue }
+                  let t = vma.pageTable.table(for: addr, allocate: false) else { continue }
             t.ptl.lock()
             let pte = t[addr]
             if pte.isPresent, pte.pfn == pfn {
@@ -192,7 +194,7 @@ extension Machine {
         var restored = 0
         for vma in a.vmas {
             guard let addr = vma.address(ofIndex: index),
-                  let t = vma.mm.pageTable.table(for: addr, allocate: false) else { continue }
+                  let t = vma.pageTable.table(for: addr, allocate: false) else { continue }
             t.ptl.lock()
             let pte = t[addr]
             if pte.isMigration, pte.pfn == old {
