@@ -72,6 +72,8 @@ public struct MachineReport: Sendable {
 }
 
 extension String {
-    func padding(to n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
-    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+    /// Pads on the right to `n` characters (table columns in reports and benchmarks).
+    public func padding(to n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+    /// Pads on the left to `n` characters.
+    public func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

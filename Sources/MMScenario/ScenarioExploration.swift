@@ -25,10 +25,12 @@ extension ScenarioRunner {
     }
 }
 
-/// Collects violations from `verify` statements (any model thread; one runs at a time).
-final class ViolationCollector: @unchecked Sendable {
+/// Collects violations reported by `verify` statements, from any thread, without
+/// duplicates.
+public final class ViolationCollector: @unchecked Sendable {
     private let lock = PlainLock()
     private var list: [Violation] = []
-    func add(_ vs: [Violation]) { lock.withLock { for v in vs where !list.contains(v) { list.append(v) } } }
-    var items: [Violation] { lock.withLock { list } }
+    public init() {}
+    public func add(_ vs: [Violation]) { lock.withLock { for v in vs where !list.contains(v) { list.append(v) } } }
+    public var items: [Violation] { lock.withLock { list } }
 }

@@ -58,6 +58,7 @@ extension Sched {
     @inline(__always)
     static var context: SchedulerContext? {
         #if MMLAB_NO_SCHED
+        // Benchmark-only build (BENCHMARKS.md): hooks compiled out, to measure their cost.
         return nil
         #else
         guard let raw = mm_sched_get() else { return nil }

@@ -75,15 +75,7 @@ public final class SchedulerContext: @unchecked Sendable {
 public enum Sched {
     /// The calling thread's scheduler, or nil in a normal run.
     @inline(__always)
-    public static var current: (any ModelScheduler)? {
-        #if MMLAB_NO_SCHED
-        // Benchmark-only build (BENCHMARKS.md): hooks compiled out, to measure their cost.
-        return nil
-        #else
-        guard let raw = mm_sched_get() else { return nil }
-        return Unmanaged<SchedulerContext>.fromOpaque(raw).takeUnretainedValue().scheduler
-        #endif
-    }
+    public static var current: (any ModelScheduler)? { context?.scheduler }
 
     /// True when the calling thread runs under an exploration scheduler.
     @inline(__always)

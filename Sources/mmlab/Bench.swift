@@ -22,7 +22,7 @@ struct Bench: ParsableCommand {
         var rows: [(String, String, JSONValue)] = []
         func add(_ name: String, _ value: Double, _ unit: String) {
             rows.append((name, "\(fmt(value)) \(unit)", .double(value)))
-            if !json { FileHandleOut.out("  \(name.padded(52)) \(fmt(value)) \(unit)") }
+            if !json { FileHandleOut.out("  \(name.padding(to: 52)) \(fmt(value)) \(unit)") }
         }
         #if MMLAB_NO_SCHED
         if !json { FileHandleOut.out("(scheduling hooks compiled out: MMLAB_NO_SCHED)") }
@@ -209,10 +209,6 @@ func fmt(_ v: Double) -> String {
     if v >= 1000 { return String(Int(v.rounded())) }
     if v >= 10 { return "\((v * 10).rounded() / 10)" }
     return "\((v * 1000).rounded() / 1000)"
-}
-
-extension String {
-    func padded(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
 }
 
 import MMCheck

@@ -52,11 +52,6 @@ enum FileHandleOut {
     static var isTerminal: Bool { isatty(1) == 1 }
 }
 
-/// A bad-input failure: message to stderr, exit 2.
-struct BadInput: Error, CustomStringConvertible {
-    let description: String
-}
-
 func failBadInput(_ message: String) -> Never {
     FileHandleOut.stderr("mmlab: " + message)
     Glibc.exit(2)

@@ -72,7 +72,7 @@ func runWorkload(_ o: WorkloadOptions, json: Bool, title: String) throws {
         ]).text)
     } else {
         FileHandleOut.out("""
-        ran \(String(format2(stats.seconds))) s: \(stats.operations) operations (\(stats.writes) writes, \(stats.reads) reads, \
+        ran \(format2(stats.seconds)) s: \(stats.operations) operations (\(stats.writes) writes, \(stats.reads) reads, \
         \(stats.forks) forks, \(stats.exits) exits), \(stats.kernelMigrations) kernel migrations, \(stats.syscallMigrations) move_pages calls
         """)
         FileHandleOut.out(report.text)

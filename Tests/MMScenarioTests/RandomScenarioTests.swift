@@ -59,11 +59,11 @@ func randomScenario(seed: UInt64) -> String {
         for seed: UInt64 in 1...120 {
             let text = randomScenario(seed: seed)
             let scenario = try ScenarioParser.parse(text: text, file: "random-\(seed)")
-            let failed = ViolationsSeen()
+            let failed = ViolationCollector()
             var o = RunOptions()
             o.onResult = { r in if let v = r.violations, !v.isEmpty { failed.add(v) } }
             let report = try ScenarioRunner(scenario, options: o).run()
-            #expect(report.ok && failed.isEmpty, "seed \(seed): \(report.violations + failed.all)\n\(text)")
+            #expect(report.ok && failed.items.isEmpty, "seed \(seed): \(report.violations + failed.items)\n\(text)")
         }
     }
 
@@ -76,13 +76,4 @@ func randomScenario(seed: UInt64) -> String {
             #expect(r.failingSchedules == 0, "seed \(1000 + seed): \(r.summary)\n\(text)")
         }
     }
-}
-
-/// Violations reported by `verify` lines from any thread.
-final class ViolationsSeen: @unchecked Sendable {
-    private let lock = PlainLock()
-    private var items: [Violation] = []
-    func add(_ v: [Violation]) { lock.withLock { items += v } }
-    var all: [Violation] { lock.withLock { items } }
-    var isEmpty: Bool { lock.withLock { items.isEmpty } }
 }
