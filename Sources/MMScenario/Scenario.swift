@@ -92,6 +92,37 @@ public enum ScenarioPinPolicy: String, Sendable, Equatable, CaseIterable {
     case refcount = "refcount"
 }
 
+/// One `policy KEY=VALUE` line: a model option that selects Linux-version behaviour.
+/// Each key names the mechanism it changes; its default is Linux 6.x's behaviour.
+public enum PolicySetting: Sendable, Equatable {
+    /// `pin=none|seed-v2|refcount`: the anon_vma pin policy of migration.
+    case pin(ScenarioPinPolicy)
+
+    // MARK: policies — fidelity (migration, NUMA calls)
+
+    // MARK: policies — robustness (limits, OOM)
+
+    // MARK: policies — compaction
+
+    // MARK: policies — hot-remove
+
+    /// The key as written in the file.
+    public var key: String {
+        switch self {
+        case .pin: "pin"
+
+        // MARK: policy keys — fidelity (migration, NUMA calls)
+
+        // MARK: policy keys — robustness (limits, OOM)
+
+        // MARK: policy keys — compaction
+
+        // MARK: policy keys — hot-remove
+
+        }
+    }
+}
+
 /// One `thread NAME { … }` block of a `.threads` group.
 public struct ThreadBlock: Sendable, Equatable {
     /// Thread name, unique within its group.
@@ -158,8 +189,18 @@ public enum Op: Sendable, Equatable {
     /// `migrate_kernel P ADDR [node=N]` — kernel-context migration of the page mapped
     /// at ADDR to node N (nil: the next node).
     case migrateKernel(proc: String, addr: UInt64, node: Int?)
-    /// `policy pin=none|seed-v2|refcount`.
-    case policy(pin: ScenarioPinPolicy)
+    /// `policy KEY=VALUE` — one model option (see `PolicySetting`).
+    case policy(PolicySetting)
+    // MARK: statements — fidelity (migration, NUMA calls)
+
+    // MARK: statements — robustness (limits, OOM)
+
+    // MARK: statements — compaction
+
+    // MARK: statements — hot-remove
+
+    // MARK: statements — snapshot
+
     /// Consecutive `thread NAME { … }` blocks: they start together and the next
     /// statement waits for all of them.
     case threads([ThreadBlock])
@@ -191,6 +232,16 @@ public enum Op: Sendable, Equatable {
         case .online: "online"
         case .migrateKernel: "migrate_kernel"
         case .policy: "policy"
+        // MARK: statements — fidelity (migration, NUMA calls)
+
+        // MARK: statements — robustness (limits, OOM)
+
+        // MARK: statements — compaction
+
+        // MARK: statements — hot-remove
+
+        // MARK: statements — snapshot
+
         case .threads: "threads"
         case .verify: "verify"
         }

@@ -16,6 +16,16 @@ public enum ScenarioParser {
         "machine", "process", "mmap", "touch", "write", "read", "fork", "pin", "unpin",
         "mremap", "munmap", "exit", "unmovable", "move_pages", "query_pages", "migrate_pages",
         "compact", "offline", "online", "migrate_kernel", "policy", "thread", "verify",
+        // MARK: keywords — fidelity (migration, NUMA calls)
+
+        // MARK: keywords — robustness (limits, OOM)
+
+        // MARK: keywords — compaction
+
+        // MARK: keywords — hot-remove
+
+        // MARK: keywords — snapshot
+
     ]
 
     /// Page size assumed by alignment checks.

@@ -169,16 +169,42 @@ public final class ScenarioRunner: @unchecked Sendable {
             apply(migrator.migratePagesSyscall(target: p, caller: caller, from: from, to: to), &r)
         case let .migrateKernel(p, addr, node):
             apply(migrator.migrateKernel(target: p, address: addr, node: node), &r)
-        case .policy(let pin):
-            if options.pinPolicy == nil { machine.pinPolicy = AnonVmaPinPolicy(rawValue: pin.rawValue)! }
+        case .policy(let setting):
+            applyPolicy(setting)
         case .threads(let blocks):
             ModelThreads.runConcurrently(blocks.map { b in
                 (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })
             })
+        // MARK: statements — fidelity (migration, NUMA calls)
+
+        // MARK: statements — robustness (limits, OOM)
+
+        // MARK: statements — compaction
+
+        // MARK: statements — hot-remove
+
+        // MARK: statements — snapshot
+
         case .verify:
             r.violations = Checker.check(machine)
         case .compact, .offline, .online:
             preconditionFailure("rejected by validate()")
+        }
+    }
+
+    private func applyPolicy(_ setting: PolicySetting) {
+        switch setting {
+        case .pin(let pin):
+            if options.pinPolicy == nil { machine.pinPolicy = AnonVmaPinPolicy(rawValue: pin.rawValue)! }
+
+        // MARK: policies — fidelity (migration, NUMA calls)
+
+        // MARK: policies — robustness (limits, OOM)
+
+        // MARK: policies — compaction
+
+        // MARK: policies — hot-remove
+
         }
     }
 

@@ -155,14 +155,23 @@ extension LineParser {
             return .migrateKernel(proc: proc, addr: addr, node: node)
 
         case "policy":
-            let usage = "policy pin=none|seed-v2|refcount"
-            let args = try splitArgs(keyword, tokens, keys: ["pin"])
+            let keys = LineParser.policyKeys
+            let usage = "policy KEY=VALUE (keys: \(keys.joined(separator: ", ")))"
+            let args = try splitArgs(keyword, tokens, keys: keys)
             try expectPositional(args, 0, names: [], usage: usage)
-            guard let value = args.keyed["pin"] else { throw error("missing argument: pin=… (usage: \(usage))") }
-            guard let pin = ScenarioPinPolicy(rawValue: value) else {
-                throw error("bad pin policy \(ScenarioParser.show(value)): expected none, seed-v2 or refcount")
-            }
-            return .policy(pin: pin)
+            guard let (key, value) = args.keyed.first else { throw error("missing argument: \(keys[0])=… or another KEY=VALUE (usage: \(usage))") }
+            guard args.keyed.count == 1 else { throw error("policy takes exactly one KEY=VALUE (usage: \(usage))") }
+            return .policy(try policySetting(key, value))
+
+        // MARK: statements — fidelity (migration, NUMA calls)
+
+        // MARK: statements — robustness (limits, OOM)
+
+        // MARK: statements — compaction
+
+        // MARK: statements — hot-remove
+
+        // MARK: statements — snapshot
 
         case "verify":
             let args = try splitArgs(keyword, tokens, keys: [])
@@ -172,6 +181,40 @@ extension LineParser {
         default:
             // `thread` is handled by the caller; the keyword list is checked before.
             throw error("unknown statement \(ScenarioParser.show(keyword))")
+        }
+    }
+
+    /// Keys of `policy KEY=VALUE`, in the order the documentation lists them.
+    static let policyKeys: [String] = [
+        "pin",
+        // MARK: policy keys — fidelity (migration, NUMA calls)
+
+        // MARK: policy keys — robustness (limits, OOM)
+
+        // MARK: policy keys — compaction
+
+        // MARK: policy keys — hot-remove
+
+    ]
+
+    func policySetting(_ key: String, _ value: String) throws(ScenarioError) -> PolicySetting {
+        switch key {
+        case "pin":
+            guard let pin = ScenarioPinPolicy(rawValue: value) else {
+                throw error("bad pin policy \(ScenarioParser.show(value)): expected none, seed-v2 or refcount")
+            }
+            return .pin(pin)
+
+        // MARK: policies — fidelity (migration, NUMA calls)
+
+        // MARK: policies — robustness (limits, OOM)
+
+        // MARK: policies — compaction
+
+        // MARK: policies — hot-remove
+
+        default:
+            throw error("unknown policy \(ScenarioParser.show(key))")  // splitArgs checked the key
         }
     }
 

@@ -14,7 +14,16 @@ struct MMLab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mmlab",
         abstract: "A laboratory for Linux-style page migration, compaction and hot-remove.",
-        subcommands: [Demo.self, Run.self, Stress.self, Explore.self, Replay.self, Bench.self])
+        subcommands: [
+            Demo.self, Run.self, Stress.self, Explore.self, Replay.self,
+            // MARK: subcommands — compaction
+
+            // MARK: subcommands — hot-remove
+
+            // MARK: subcommands — snapshot
+
+            Bench.self,
+        ])
 
     /// Argument errors exit 2 (bad input), not ArgumentParser's 64.
     static func main() {

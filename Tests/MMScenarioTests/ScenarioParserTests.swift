@@ -117,7 +117,7 @@ private let head = "machine nodes=2 node_mem=64M block=16M\nprocess A\n"  // lin
         .init(line: 24, op: .online(node: 0, block: 2)),
         .init(line: 25, op: .migrateKernel(proc: "A", addr: 0x2010_0000, node: nil)),
         .init(line: 26, op: .migrateKernel(proc: "A", addr: 0x2010_0000, node: 0)),
-        .init(line: 27, op: .policy(pin: .seedV2)),
+        .init(line: 27, op: .policy(.pin(.seedV2))),
         .init(line: 29, op: .threads([
             ThreadBlock(name: "T1", line: 29, statements: [
                 .init(line: 30, op: .migrateKernel(proc: "A", addr: 0x2010_0000, node: nil)),
@@ -159,7 +159,7 @@ private let head = "machine nodes=2 node_mem=64M block=16M\nprocess A\n"  // lin
 
 @Test func policiesAndFlags() {
     #expect(ops("policy pin=none\npolicy pin=refcount\npolicy pin=seed-v2") == [
-        .policy(pin: ScenarioPinPolicy.none), .policy(pin: .refcount), .policy(pin: .seedV2),
+        .policy(.pin(ScenarioPinPolicy.none)), .policy(.pin(.refcount)), .policy(.pin(.seedV2)),
     ])
     #expect(ScenarioPinPolicy.allCases.map(\.rawValue) == ["none", "seed-v2", "refcount"])
     #expect(ops("move_pages A node=0 0x1000 flags=strict") ==
