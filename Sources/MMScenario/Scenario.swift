@@ -263,6 +263,9 @@ public struct ScenarioError: Error, CustomStringConvertible, Sendable, Equatable
     }
 
     public var description: String {
-        line == 0 ? "\(file): \(message)" : "\(file):\(line): \(message)"
+        // Both parts may quote the file's bytes or its name: escape what a terminal
+        // would interpret (ScenarioLimits.swift).
+        let f = ScenarioParser.escapeForTerminal(file), m = ScenarioParser.escapeForTerminal(message)
+        return line == 0 ? "\(f): \(m)" : "\(f):\(line): \(m)"
     }
 }

@@ -7,7 +7,7 @@
 // and what is wrong. Rules that depend on run-time state (a process that has exited,
 // an address that is not mapped) are the runner's business, not checked here.
 
-import Foundation  // only for reading files (open/read/strerror) in parse(path:)
+import MMSync  // readBoundedFile
 
 /// Parses scenario files.
 public enum ScenarioParser {
@@ -48,36 +48,16 @@ public enum ScenarioParser {
     }
 
     /// Reads and parses the file at `path`. An unreadable file gives a `ScenarioError`
-    /// with line 0 (`PATH: cannot read: REASON`).
+    /// with line 0 (`PATH: cannot read: REASON`), as does one over the input limits
+    /// (`ReadLimits.scenario`: 64 MiB, 1 M lines) or one that need not end (a device).
     public static func parse(path: String) throws(ScenarioError) -> Scenario {
-        switch readFile(path) {
+        switch readBoundedFile(path, limits: .scenario) {
         case .success(let bytes):
             var parser = LineParser(file: path)
             return try parser.parse(bytes)
         case .failure(let reason):
-            throw ScenarioError(file: path, line: 0, message: "cannot read: \(reason.text)")
+            throw ScenarioError(file: path, line: 0, message: "cannot read: \(reason)")
         }
-    }
-
-    struct ReadFailure: Error { var text: String }
-
-    /// Whole file as bytes, or the OS's reason for failing.
-    static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
-        let fd = open(path, O_RDONLY)
-        if fd < 0 { return .failure(ReadFailure(text: String(cString: strerror(errno)))) }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(ReadFailure(text: String(cString: strerror(errno))))
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return .success(bytes)
     }
 
     // MARK: Numbers (internal so that tests can reach them through the public parse)
@@ -152,14 +132,15 @@ public enum ScenarioParser {
         return !first
     }
 
-    /// A token as shown in messages: quoted, control and invalid characters escaped,
+    /// A token as shown in messages: quoted, characters a terminal would interpret
+    /// escaped (`needsEscape`),
     /// cut after 40 characters.
     static func show(_ s: String) -> String {
         var out = ""
         var n = 0
         for u in s.unicodeScalars {
             if n == 40 { out += "…"; break }
-            if u.value < 0x20 || u.value == 0x7F || u.value == 0xFFFD || (u.value >= 0x80 && u.value < 0xA0) {
+            if needsEscape(u) {
                 out += u.escaped(asASCII: true)
             } else if u == "'" || u == "\\" {
                 out += "\\" + String(u)
@@ -193,6 +174,8 @@ struct LineParser {
     var groupNames: [String: Int] = [:]
     /// The open thread block, if the parser is inside `{ … }`.
     var open: ThreadBlock?
+    /// Thread blocks so far, all groups (at most ScenarioParser.maxThreadBlocks).
+    var threadBlocks = 0
 
     init(file: String) { self.file = file }
 
@@ -314,6 +297,13 @@ struct LineParser {
         if tokens.count > 3 {
             throw error("unexpected \(show(tokens[3])) after '{': the block's statements go on the following lines")
         }
+        if ScenarioParser.reservedNames.contains(name) {
+            throw error("thread name '\(name)' is a keyword: thread and process names cannot be statement keywords or 'privileged'")
+        }
+        if threadBlocks == ScenarioParser.maxThreadBlocks {
+            throw error("too many thread blocks: a scenario may have at most \(ScenarioParser.maxThreadBlocks) (each is a real thread)")
+        }
+        threadBlocks += 1
         if let first = groupNames[name] {
             throw error("duplicate thread name '\(name)' in this group (first at line \(first))")
         }
@@ -425,6 +415,9 @@ struct LineParser {
     mutating func declare(_ name: String) throws(ScenarioError) -> String {
         guard ScenarioParser.isName(name) else {
             throw error("bad process name \(ScenarioParser.show(name)): names match [A-Za-z_][A-Za-z0-9_-]*")
+        }
+        if ScenarioParser.reservedNames.contains(name) {
+            throw error("process name '\(name)' is a keyword: process and thread names cannot be statement keywords or 'privileged' (for the flag write 'process NAME privileged')")
         }
         if let line = declared[name] { throw error("process '\(name)' already declared at line \(line)") }
         declared[name] = lineNo

@@ -16,8 +16,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Only these groups (comma-separated): migration, scale, faults, explore.") var only: String?
 
     func run() throws {
-        let groups = Set((only ?? "migration,scale,faults,explore").split(separator: ",").map(String.init))
+        let list = (only ?? "migration,scale,faults,explore").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         let known: Set = ["migration", "scale", "faults", "explore"]
+        guard !list.contains("") else {
+            throw ValidationError("--only: empty group name in '\(only ?? "")'; groups: migration, scale, faults, explore")
+        }
+        let groups = Set(list)
         guard groups.isSubset(of: known) else { throw ValidationError("--only: unknown group(s) \(groups.subtracting(known).sorted())") }
         var rows: [(String, String, JSONValue)] = []
         func add(_ name: String, _ value: Double, _ unit: String) {

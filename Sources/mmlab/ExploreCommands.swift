@@ -65,11 +65,11 @@ struct Explore: ParsableCommand {
     // Optional, with the default in the help: ArgumentParser would print a default of
     // this raw-valued enum as its raw value ("default: 1").
     @Option(help: "random, pct or dfs (default: pct).") var strategy: StrategyKind?
-    @Option(help: "Schedules to run at most.") var schedules: Int = 2000
-    @Option(help: "Seed of the strategy.") var seed: UInt64 = 1
-    @Option(help: "PCT bug depth d (d−1 priority change points).") var depth: Int = 2
-    @Option(help: "DFS preemption bound.") var preemptions: Int = 2
-    @Option(help: "Scheduling steps per schedule before it counts as a livelock.") var maxSteps: Int = 100_000
+    @Option(parsing: .unconditional, help: "Schedules to run at most.") var schedules: Int = 2000
+    @Option(parsing: .unconditional, help: "Seed of the strategy.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "PCT bug depth d (d−1 priority change points).") var depth: Int = 2
+    @Option(parsing: .unconditional, help: "DFS preemption bound.") var preemptions: Int = 2
+    @Option(parsing: .unconditional, help: "Scheduling steps per schedule before it counts as a livelock.") var maxSteps: Int = 100_000
     @Flag(help: "Go on after the first violation.") var keepGoing = false
     @Flag(help: "JSON output.") var json = false
     @OptionGroup var model: ModelFlags
@@ -156,10 +156,16 @@ struct Replay: ParsableCommand {
             ]).text)
         } else {
             FileHandleOut.out(formatTrace(outcome.trace))
-            if let e = outcome.error { FileHandleOut.out("\(e)") }   // "replay diverged: …" or another ScheduleError
-            if outcome.violations.isEmpty { FileHandleOut.out("no violation") }
+            if let e = outcome.error {
+                // "replay diverged: …": the trace above is where it stopped; nothing
+                // after it ran, so "no violation" would claim more than was checked.
+                FileHandleOut.stderr("mmlab: \(e) (was the token printed for this file with the same flags?)")
+            } else {
+                if outcome.violations.isEmpty { FileHandleOut.out("no violation") }
+            }
             for v in outcome.violations { FileHandleOut.out("\(v)") }
         }
+        if let e = outcome.error, json { FileHandleOut.stderr("mmlab: \(e)") }
         if outcome.error != nil { throw ExitCode(2) }
         if !outcome.violations.isEmpty { throw ExitCode(1) }
     }

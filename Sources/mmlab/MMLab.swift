@@ -74,6 +74,7 @@ func failScenario(_ error: ScenarioError) -> Never {
 
 /// Parses sizes like 256M, 4G, 65536, 0x1000 (K/M/G are powers of 1024).
 func parseSize(_ s: String, _ what: String) throws -> Int {
+    if s.hasPrefix("-") { throw ValidationError("\(what): '\(s)' is out of range: a size must be positive (e.g. 256M, 4G)") }
     var t = Substring(s.uppercased())
     var mult = 1
     if t.hasSuffix("IB") { t = t.dropLast(2) }

@@ -41,8 +41,8 @@ struct Run: ParsableCommand {
 
 /// Options shared by demo and stress.
 struct WorkloadFlags: ParsableArguments {
-    @Option(help: "Seconds to run.") var seconds: Double?
-    @Option(help: "Random seed (the run is reproducible in what each thread attempts).") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Seconds to run.") var seconds: Double?
+    @Option(parsing: .unconditional, help: "Random seed (the run is reproducible in what each thread attempts).") var seed: UInt64 = 1
     @Option(help: "anon_vma pin policy: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy = .refcount
     @Flag(help: "Machine-readable summary.") var json = false
 }
@@ -80,9 +80,12 @@ func runWorkload(_ o: WorkloadOptions, json: Bool, title: String) throws {
     if !report.ok { throw ExitCode(1) }
 }
 
+/// A duration or ratio with exactly two decimals ("1.01", "60.00").
 func format2(_ d: Double) -> String {
-    let v = (d * 100).rounded() / 100
-    return "\(v)"
+    guard d.isFinite else { return "\(d)" }
+    let cents = Int64((abs(d) * 100).rounded())
+    let frac = cents % 100
+    return (d < 0 && cents != 0 ? "-" : "") + "\(cents / 100)." + (frac < 10 ? "0" : "") + "\(frac)"
 }
 
 struct Demo: ParsableCommand {
@@ -106,11 +109,11 @@ struct Demo: ParsableCommand {
 struct Stress: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The workload of demo, sized by you.")
     @OptionGroup var flags: WorkloadFlags
-    @Option(help: "Total memory, split evenly across nodes (e.g. 1G).") var mem: String = "256M"
-    @Option(help: "NUMA nodes.") var nodes: Int = 2
-    @Option(help: "Processes (one real thread each).") var procs: Int = 4
+    @Option(parsing: .unconditional, help: "Total memory, split evenly across nodes (e.g. 1G).") var mem: String = "256M"
+    @Option(parsing: .unconditional, help: "NUMA nodes.") var nodes: Int = 2
+    @Option(parsing: .unconditional, help: "Processes (one real thread each).") var procs: Int = 4
     @Option(help: "Frame contents: full (4 KiB bytes per frame) or stamp (8 bytes).") var content: ContentMode = .full
-    @Option(help: "Pages per process mapping.") var regionPages: Int = 64
+    @Option(parsing: .unconditional, help: "Pages per process mapping.") var regionPages: Int = 64
     @Flag(help: "No migrator thread.") var noMigrator = false
 
     func run() throws {
