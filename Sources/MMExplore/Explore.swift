@@ -138,6 +138,7 @@ public func explore(options: ExploreOptions, makeBody: () -> (@Sendable () -> [V
                     progress: ((ExploreProgress) -> Void)? = nil) throws(ExploreOptionsError) -> ExploreReport {
     if let problem = options.problem { throw ExploreOptionsError(description: problem) }
     let explorer = Explorer(recordTrace: options.recordTrace)
+    explorer.threadCap = options.maxAbandonedThreads
     defer { explorer.shutdown() }
     let strategy = options.makeStrategy()
     let start = mm_now_ns()

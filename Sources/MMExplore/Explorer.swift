@@ -32,6 +32,10 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     public var recordTrace: Bool
     /// Threads left parked by executions that ended early, over this explorer's life.
     public private(set) var abandonedThreads = 0
+    /// Most pthreads this explorer may hold for model threads at once: those parked by
+    /// earlier executions plus the current execution's. An execution that needs more
+    /// ends with `ScheduleError.threadLimit` (so does one the host refuses a thread).
+    public var threadCap = Int.max
 
     private enum Status {
         case runnable
@@ -111,10 +115,11 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         stopError = nil
         trace = []
 
-        let main = createThread(name: "main") { [self] in self.bodyViolations = body() }
-        running = main
-        resume(main)
-        controller.wait()
+        if let main = createThread(name: "main", body: { [self] in self.bodyViolations = body() }) {
+            running = main
+            resume(main)
+            controller.wait()
+        }
 
         // Every model thread is now finished, parked for good, or never started.
         var error = stopError
@@ -196,7 +201,14 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     }
 
     public func spawn(name: String, body: @escaping @Sendable () -> Void) -> Int {
-        let id = createThread(name: name, body: body)
+        guard let id = createThread(name: name, body: body) else {
+            // No thread for it: the execution ends here, like a deadlock; the caller
+            // stays parked (it is in the middle of model code) and is counted abandoned.
+            record(running, .event, "stopped: \(stopError!)")
+            let worker = threads[running].worker
+            controller.post()
+            worker.parkForever()
+        }
         record(running, .event, "spawn \(name)")
         return id
     }
@@ -233,9 +245,27 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         trace.append(TraceEvent(step: steps, threadID: thread, threadName: threads[thread].name, kind: kind, text: text()))
     }
 
-    private func createThread(name: String, body: @escaping @Sendable () -> Void) -> Int {
+    /// A new model thread on a pooled or new worker; nil (with `stopError` set) if the
+    /// cap or the host refuses one.
+    private func createThread(name: String, body: @escaping @Sendable () -> Void) -> Int? {
         let id = threads.count
-        let worker = idle.popLast() ?? Worker.start()
+        if abandonedThreads + threads.count >= threadCap {
+            stopError = .threadLimit("thread \(name) would be thread \(threads.count + 1) of this execution, with "
+                                     + "\(abandonedThreads) parked by earlier ones: over the cap of \(threadCap)")
+            return nil
+        }
+        let worker: Worker
+        if let w = idle.popLast() {
+            worker = w
+        } else {
+            switch Worker.start() {
+            case .success(let w): worker = w
+            case .failure(let f):
+                stopError = .threadLimit("pthread_create refused thread \(name) (error \(f.code)): the host's thread "
+                                         + "limit (ulimit -u / RLIMIT_NPROC, or pids.max) is reached")
+                return nil
+            }
+        }
         let context = SchedulerContext(scheduler: self, threadID: id, threadName: name)
         // The worker reads this only after its baton is posted, i.e. when first chosen.
         worker.assignment = .run(Worker.Job(threadID: id, context: context, body: body, explorer: self))

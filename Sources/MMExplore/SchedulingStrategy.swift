@@ -58,12 +58,16 @@ public enum ScheduleError: Error, Hashable, Sendable, CustomStringConvertible {
     case nondeterminism(String)
     /// A strategy returned a thread that was not runnable: a bug in the strategy.
     case invalidChoice(String)
+    /// The execution needed a thread it could not have: the explorer's thread cap
+    /// (parked plus live threads) or the host's limit. It ended without running further.
+    case threadLimit(String)
 
     public var description: String {
         switch self {
         case .divergence(let s): return "replay diverged: \(s)"
         case .nondeterminism(let s): return "nondeterministic model: \(s)"
         case .invalidChoice(let s): return "strategy error: \(s)"
+        case .threadLimit(let s): return "thread limit: \(s)"
         }
     }
 }

@@ -39,6 +39,11 @@ final class Baton: @unchecked Sendable {
     }
 }
 
+/// pthread_create's refusal (its error number).
+struct ThreadStartFailure: Error {
+    let code: Int32
+}
+
 /// A pthread pinned to CPU 0 that runs model-thread bodies handed to it.
 final class Worker: @unchecked Sendable {
     // @unchecked: `assignment` is written only by the model thread holding the baton,
@@ -64,9 +69,10 @@ final class Worker: @unchecked Sendable {
 
     private init() {}
 
-    /// Creates a parked worker. Traps if the OS refuses a thread: the process is out
-    /// of threads, and no exploration can continue (see Explorer.abandonedThreads).
-    static func start() -> Worker {
+    /// Creates a parked worker, or returns pthread_create's error when the host refuses
+    /// a thread (a process limit; the explorer ends the execution with a thread-limit
+    /// error, see Explorer.createThread).
+    static func start() -> Result<Worker, ThreadStartFailure> {
         let worker = Worker()
         let box = Unmanaged.passRetained(worker)
         var attr = pthread_attr_t()
@@ -82,9 +88,9 @@ final class Worker: @unchecked Sendable {
         }, box.toOpaque())
         if rc != 0 {
             box.release()
-            fatalError("MMExplore: pthread_create failed (error \(rc)); too many threads left parked by deadlocked executions?")
+            return .failure(ThreadStartFailure(code: rc))
         }
-        return worker
+        return .success(worker)
     }
 
     private func main() {

@@ -68,6 +68,9 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// Results of `verify` statements that failed.
     public private(set) var failedVerifies = 0
     private let resultLock = PlainLock()
+    /// Set when the run cannot go on (the host refused threads): `run()` throws it.
+    var abortError: ScenarioError?
+    func abort(_ e: ScenarioError) { abortError = abortError ?? e }
 
     public init(_ scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -107,7 +110,10 @@ public final class ScenarioRunner: @unchecked Sendable {
     @discardableResult
     public func run() throws(ScenarioError) -> MachineReport {
         try Self.validate(scenario)
-        for st in scenario.statements { execute(st, thread: nil) }
+        for st in scenario.statements {
+            execute(st, thread: nil)
+            if let stop = abortError { throw stop }
+        }
         return MachineReport(machine)
     }
 
@@ -172,9 +178,14 @@ public final class ScenarioRunner: @unchecked Sendable {
         case .policy(let setting):
             applyPolicy(setting)
         case .threads(let blocks):
-            ModelThreads.runConcurrently(blocks.map { b in
-                (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })
-            })
+            do {
+                try ModelThreads.tryRunConcurrently(blocks.map { b in
+                    (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })
+                })
+            } catch {
+                // No block ran (ThreadStart.swift); the run stops here.
+                abort(ScenarioError(file: scenario.file, line: blocks[0].line, message: "thread blocks: \(error)"))
+            }
         // MARK: statements — fidelity (migration, NUMA calls)
 
         // MARK: statements — robustness (limits, OOM)

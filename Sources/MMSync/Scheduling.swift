@@ -113,26 +113,19 @@ public enum Sched {
 /// Model threads: real pthreads in normal runs, scheduler-owned threads in exploration.
 public enum ModelThreads {
     /// Runs every body concurrently as a model thread and returns when all are done.
+    /// A host that refuses a thread stops the program with a message naming the limit
+    /// (for input-driven thread counts use `tryRunConcurrently`, ThreadStart.swift).
     public static func runConcurrently(_ threads: [(name: String, body: @Sendable () -> Void)]) {
         if let s = Sched.current {
             let ids = threads.map { s.spawn(name: $0.name, body: $0.body) }
             s.join(ids)
             return
         }
-        var handles: [pthread_t] = []
-        handles.reserveCapacity(threads.count)
-        for t in threads {
-            let box = Unmanaged.passRetained(ThreadBody(t.body))
-            var handle = pthread_t()
-            let rc = pthread_create(&handle, nil, { raw in
-                let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-                body.run()
-                return nil
-            }, box.toOpaque())
-            precondition(rc == 0, "pthread_create failed: \(rc)")
-            handles.append(handle)
+        do {
+            try tryRunConcurrently(threads)
+        } catch {
+            fatalError("ModelThreads.runConcurrently: \(error)")
         }
-        for h in handles { pthread_join(h, nil) }
     }
 }
 

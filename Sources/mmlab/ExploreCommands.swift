@@ -127,6 +127,9 @@ struct Explore: ParsableCommand {
             }
             if report.violations.isEmpty && report.firstFailure == nil { FileHandleOut.out("no violation found") }
         }
+        if case .threadLimit(let why)? = report.firstFailure?.error {
+            FileHandleOut.stderr("mmlab: an execution could not be run (thread limit: \(why)); lower the scenario's thread blocks or raise the limit")
+        }
         if report.firstFailure != nil { throw ExitCode(1) }
     }
 }

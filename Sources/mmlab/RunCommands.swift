@@ -33,7 +33,8 @@ struct Run: ParsableCommand {
             }
         }
         let runner = ScenarioRunner(scenario, options: opts)
-        let report = try runner.run()
+        let report: MachineReport
+        do { report = try runner.run() } catch { failScenario(error) }
         FileHandleOut.out(json ? report.json.text : report.text)
         if !report.ok || runner.failedVerifies > 0 { throw ExitCode(1) }
     }
