@@ -156,10 +156,8 @@ extension Migrator {
             // Linux: migrate_to_node → queue_pages_range, then migrate_pages.
             var list: [PFN] = []
             for vma in mm.vmaList {
-                var a = vma.start
-                while a < vma.end {
-                    defer { a += 4096 }
-                    let pte = machine.pte(mm, a)
+                // Populated tables only (Linux: walk_page_range skips empty levels).
+                for (_, pte) in machine.populatedPTEs(mm, vma.start, vma.end) {
                     guard pte.isPresent, phys.nodeOf(pte.pfn) == src else { continue }
                     if pages.mapcount(pte.pfn) > 1, !caller.privileged { continue }
                     if phys.lruOf(pte.pfn).isolate(pte.pfn) { list.append(pte.pfn) } else { notMigrated += 1 }

@@ -35,8 +35,8 @@ extension Machine {
                 let dt = cmm.pageTable.table(for: st.base, allocate: true)!
                 dt.ptl.lock()
                 st.ptl.lock()
-                var a = max(vma.start, st.base)
-                let stop = min(vma.end, st.base + UInt64(PteTable.entries) << 12)
+                var (a, stop) = PageTable.clip(st, vma.start, vma.end)
+                pmm.pageTable.noteVisited(Int((stop - a) >> 12))
                 while a < stop {
                     var pte = st[a]
                     if pte.isPresent {

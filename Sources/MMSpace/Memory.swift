@@ -209,8 +209,8 @@ extension Machine {
         for t in mm.pageTable.tables(in: start, end) {
             var toPut: [PFN] = []
             t.ptl.lock()
-            var a = max(start, t.base)
-            let stop = min(end, t.base + UInt64(PteTable.entries) << 12)
+            var (a, stop) = PageTable.clip(t, start, end)
+            mm.pageTable.noteVisited(Int((stop - a) >> 12))
             while a < stop {
                 let pte = t[a]
                 if pte.isPresent {

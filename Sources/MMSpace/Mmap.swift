@@ -143,22 +143,26 @@ extension Machine {
     }
 
     /// Linux: move_page_tables() → move_ptes(): source ptl, then the target's nested.
+    /// Only populated source tables are visited (the ranges do not overlap, so a target
+    /// table created on the way holds no source entry).
     private func movePageTables(_ mm: MM, from old: UInt64, to new: UInt64, _ len: UInt64) {
-        var off: UInt64 = 0
-        while off < len {
-            let src = old + off, dst = new + off
-            off += 4096
-            guard let st = mm.pageTable.table(for: src, allocate: false) else { continue }
-            let dt = mm.pageTable.table(for: dst, allocate: true)!
-            st.ptl.lock()
-            if dt !== st { dt.ptl.lock() }
-            let pte = st[src]
-            if !pte.isNone {
+        for st in mm.pageTable.tables(in: old, old + len) {
+            var (src, stop) = PageTable.clip(st, old, old + len)
+            mm.pageTable.noteVisited(Int((stop - src) >> 12))
+            while src < stop {
+                defer { src += 4096 }
+                let dst = new + (src - old)
+                st.ptl.lock()
+                let pte = st[src]
+                if pte.isNone { st.ptl.unlock(); continue }
+                // The directory lock is a leaf: taking it under a ptl is in order.
+                let dt = mm.pageTable.table(for: dst, allocate: true)!
+                if dt !== st { dt.ptl.lock() }
                 st[src] = .none
                 dt[dst] = pte
+                if dt !== st { dt.ptl.unlock() }
+                st.ptl.unlock()
             }
-            if dt !== st { dt.ptl.unlock() }
-            st.ptl.unlock()
         }
     }
 }
