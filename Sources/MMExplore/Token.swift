@@ -40,8 +40,26 @@ public struct ScheduleToken: Hashable, Sendable {
     // token cannot make us allocate gigabytes.
     static let maxParameter: UInt64 = 1 << 20
     static let maxThread: UInt64 = 1 << 20
-    static let maxChoices: UInt64 = 1 << 26
+    /// At most 2^22 choices (32 MiB once decoded): a longer execution's token is refused
+    /// rather than letting a forged count allocate without bound.
+    static let maxChoices: UInt64 = 1 << 22
     static let maxStepBound: UInt64 = 1 << 40
+    /// PCT depth and DFS preemption bound, as `explore --depth` / `--preemptions` take them.
+    static let maxStrategyParameter: UInt64 = 1000
+
+    /// The header fields against the command line's ranges (ExploreOptions.problem).
+    static func validateHeader(kind: StrategyKind, depth: UInt64, bound: UInt64, maxSteps: UInt64) throws(TokenError) {
+        guard maxSteps >= 1 else { throw .outOfRange("step bound 0 (--max-steps must be in 1…2^40)") }
+        // As on the command line, a strategy ignores the other's parameter, but both
+        // must be in range; pct needs a depth of at least 1.
+        guard depth <= maxStrategyParameter else {
+            throw .outOfRange("depth \(depth) (--depth must be in 1…\(maxStrategyParameter))")
+        }
+        guard bound <= maxStrategyParameter else {
+            throw .outOfRange("preemption bound \(bound) (--preemptions must be in 0…\(maxStrategyParameter))")
+        }
+        if kind == .pct && depth == 0 { throw .outOfRange("a pct token needs depth ≥ 1 (--depth must be in 1…\(maxStrategyParameter))") }
+    }
 
     /// The printable form.
     public var encoded: String {
@@ -88,21 +106,35 @@ public struct ScheduleToken: Hashable, Sendable {
         let depth = try r.varint("depth", limit: Self.maxParameter)
         let bound = try r.varint("preemption bound", limit: Self.maxParameter)
         let maxSteps = try r.varint("step bound", limit: Self.maxStepBound)
-        let count = try r.varint("choice count", limit: Self.maxChoices)
-        var choices: [Int] = []
-        choices.reserveCapacity(Int(min(count, 1 << 16)))
-        while choices.count < Int(count) {
+        // Every field within what the command line accepts (ExploreOptions.problem):
+        // a token is input like any flag.
+        try Self.validateHeader(kind: kind, depth: depth, bound: bound, maxSteps: maxSteps)
+        let count = try r.varint("choice count", limit: .max)
+        guard count <= Self.maxChoices else {
+            throw .outOfRange("choice count \(count) exceeds \(Self.maxChoices), the most a replay decodes")
+        }
+        // Each choice is one scheduling decision: no more than the step bound.
+        guard count <= maxSteps else {
+            throw .outOfRange("\(count) choices announced for a step bound of \(maxSteps)")
+        }
+        // First pass over the runs (bounded by the token's bytes, each run is ≥ 1 byte):
+        // the total is checked before anything of the announced size is allocated.
+        var runs: [(thread: Int, length: Int)] = []
+        var total: UInt64 = 0
+        while total < count {
             let head = try r.varint("choice run", limit: Self.maxChoices << 4 | 15)
             var thread = head & 15
             if thread == 15 { thread += try r.varint("thread id", limit: Self.maxThread) }
-            let run = Int(head >> 4) + 1
-            guard choices.count + run <= Int(count) else {
+            total += (head >> 4) + 1
+            guard total <= count else {
                 throw .outOfRange("choice runs add up to more than the \(count) choices announced")
             }
-            choices.append(contentsOf: repeatElement(Int(thread), count: run))
+            runs.append((Int(thread), Int(head >> 4) + 1))
         }
         guard r.position == body.count else { throw .trailingBytes(body.count - r.position) }
-        if kind == .pct && depth == 0 { throw .outOfRange("a pct token needs depth ≥ 1") }
+        var choices: [Int] = []
+        choices.reserveCapacity(Int(count))
+        for run in runs { choices.append(contentsOf: repeatElement(run.thread, count: run.length)) }
         self.init(descriptor: StrategyDescriptor(kind: kind, seed: seed, depth: Int(depth), preemptionBound: Int(bound)),
                   executionIndex: index, maxSteps: Int(maxSteps), choices: choices)
     }

@@ -125,7 +125,7 @@ extension ExploreTests {
                                                                      depth: 1 + rng.next(below: 5),
                                                                      preemptionBound: rng.next(below: 4)),
                                       executionIndex: rng.next() >> UInt64(rng.next(below: 64)),
-                                      maxSteps: 1 + rng.next(below: 1_000_000), choices: choices)
+                                      maxSteps: choices.count + 1 + rng.next(below: 1_000_000), choices: choices)
                 #expect(try ScheduleToken(decoding: t.encoded) == t, "round \(round)")
             }
         }
