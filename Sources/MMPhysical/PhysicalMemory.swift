@@ -51,6 +51,8 @@ public final class PhysicalMemory: @unchecked Sendable {
     public let zones: [Zone]
     public let lrus: [LRUList]
     public let vmstat = VMStat()
+    /// Set when the machine could outgrow the host's share (HostBudget.swift).
+    public let hostGuard: HostFrameGuard?
     let waitQueues = HashedWaitQueues()
 
     /// Boots the machine: maps descriptor and frame storage (lazily: untouched memory
@@ -63,6 +65,7 @@ public final class PhysicalMemory: @unchecked Sendable {
         else { fatalError("cannot map storage for \(config.totalPages) frames") }
         pages = d
         frames = f
+        hostGuard = HostBudget.frameGuard(config)
         let vm = vmstat
         zones = (0..<config.nodes).map {
             Zone(node: $0, startPFN: PFN($0 * config.pagesPerNode), pages: config.pagesPerNode, descriptors: d, vmstat: vm)
@@ -87,6 +90,7 @@ public final class PhysicalMemory: @unchecked Sendable {
     /// too big for the host is a clear error instead of a crash at boot.
     public static func bootProblem(_ config: MachineConfig) -> String? {
         if let p = config.problem { return p }
+        if let p = HostBudget.bootProblem(config) { return p }
         // Boot writes the descriptors of every order-10 block head: three 4 KiB pages of
         // descriptor arrays per 4 MiB simulated. Refuse what would not fit in half of
         // the host's memory rather than be killed half-way.
@@ -114,11 +118,19 @@ public final class PhysicalMemory: @unchecked Sendable {
     /// Allocates one page on `node`, or on the other nodes in order if `fallback`
     /// (Linux: alloc_pages_node with a zonelist). Returns a page with refcount 1.
     public func allocPage(node: Int, _ mt: MigrateType = .movable, fallback: Bool = true) -> PFN? {
-        if let p = zones[node].allocPages(order: 0, mt) { return p }
+        if let p = zones[node].allocPages(order: 0, mt) { return admitted(p) }
         guard fallback else { return nil }
         for i in 1..<config.nodes {
-            if let p = zones[(node + i) % config.nodes].allocPages(order: 0, mt) { return p }
+            if let p = zones[(node + i) % config.nodes].allocPages(order: 0, mt) { return admitted(p) }
         }
+        return nil
+    }
+
+    /// `p`, unless the host budget refuses a new frame (then it goes back: no memory).
+    @inline(__always) private func admitted(_ p: PFN) -> PFN? {
+        guard let g = hostGuard, !g.admit(p) else { return p }
+        pages.setRefcount(p, 0)
+        zoneOf(p).freePages(p, order: 0)
         return nil
     }
 

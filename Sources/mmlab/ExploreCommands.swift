@@ -25,6 +25,7 @@ struct ModelFlags: ParsableArguments {
     var pinPolicy: AnonVmaPinPolicy?
     @Flag(help: ArgumentHelp("Test only: mremap moves PTEs without the anon_vma lock (Linux's old bug).", visibility: .hidden))
     var testSkipMremapRmapLock = false
+    @Option(parsing: .unconditional, help: hostMemHelp) var hostMem: String?
 
     var runOptions: RunOptions {
         var o = RunOptions()
@@ -36,11 +37,13 @@ struct ModelFlags: ParsableArguments {
         var s = ""
         if let pinPolicy { s += " --pin-policy \(pinPolicy.rawValue)" }
         if testSkipMremapRmapLock { s += " --test-skip-mremap-rmap-lock" }
+        if let hostMem { s += " --host-mem \(hostMem)" }
         return s
     }
 }
 
-func loadScenario(_ file: String) -> Scenario {
+func loadScenario(_ file: String, hostMem: String? = nil) throws -> Scenario {
+    try applyHostMem(hostMem)
     do {
         let s = try ScenarioParser.parse(path: file)
         try ScenarioRunner.validate(s)
@@ -76,7 +79,7 @@ struct Explore: ParsableCommand {
 
     func run() throws {
         let strategy = self.strategy ?? .pct
-        let scenario = loadScenario(file)
+        let scenario = try loadScenario(file, hostMem: model.hostMem)
         guard schedules >= 1, schedules <= 100_000_000 else { throw ValidationError("--schedules must be 1…100000000") }
         let opts = ExploreOptions(strategy: strategy, schedules: schedules, seed: seed, depth: depth,
                                   preemptionBound: preemptions, keepGoing: keepGoing, maxSteps: maxSteps)
@@ -142,7 +145,7 @@ struct Replay: ParsableCommand {
     @OptionGroup var model: ModelFlags
 
     func run() throws {
-        let scenario = loadScenario(file)
+        let scenario = try loadScenario(file, hostMem: model.hostMem)
         let outcome: ExecutionOutcome
         do {
             outcome = try replay(token: schedule, body: ScenarioRunner.explorationBody(scenario, options: model.runOptions))

@@ -17,8 +17,12 @@ struct Run: ParsableCommand {
     @Flag(help: "One JSON object per executed statement, then a summary object.") var json = false
     @Flag(help: "Print one line per migration event.") var trace = false
     @Option(help: "anon_vma pin policy for the whole run, overriding the file's policy lines: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy?
+    @Option(parsing: .unconditional, help: hostMemHelp) var hostMem: String?
+    @Option(help: ArgumentHelp("Test only: pretend the host has this much memory.", visibility: .hidden)) var testHostBytes: String?
 
     func run() throws {
+        if let t = testHostBytes { HostBudget.overrideHostBytes(UInt64(try parseSize(t, "--test-host-bytes"))) }
+        try applyHostMem(hostMem)
         let scenario: Scenario
         do { scenario = try ScenarioParser.parse(path: file) } catch { failScenario(error) }
         do { try ScenarioRunner.validate(scenario) } catch { failScenario(error) }
@@ -46,9 +50,11 @@ struct WorkloadFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: "Random seed (the run is reproducible in what each thread attempts).") var seed: UInt64 = 1
     @Option(help: "anon_vma pin policy: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy = .refcount
     @Flag(help: "Machine-readable summary.") var json = false
+    @Option(parsing: .unconditional, help: hostMemHelp) var hostMem: String?
 }
 
-func runWorkload(_ o: WorkloadOptions, json: Bool, title: String) throws {
+func runWorkload(_ o: WorkloadOptions, json: Bool, title: String, hostMem: String?) throws {
+    try applyHostMem(hostMem)
     let cfg = MachineConfig(nodes: o.nodes, nodeMemBytes: o.nodeMemBytes, blockBytes: min(16 << 20, o.nodeMemBytes), content: o.content)
     if let problem = PhysicalMemory.bootProblem(cfg) { throw ValidationError("machine: \(problem)") }
     if !json {
@@ -103,7 +109,7 @@ struct Demo: ParsableCommand {
         o.seed = flags.seed
         o.pinPolicy = flags.pinPolicy
         guard o.seconds > 0, o.seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
-        try runWorkload(o, json: flags.json, title: "mmlab demo")
+        try runWorkload(o, json: flags.json, title: "mmlab demo", hostMem: flags.hostMem)
     }
 }
 
@@ -138,6 +144,6 @@ struct Stress: ParsableCommand {
         o.kernelMigrator = !noMigrator
         o.syscallMigrator = !noMigrator
         guard o.seconds > 0, o.seconds <= 86400 else { throw ValidationError("--seconds must be in (0, 86400]") }
-        try runWorkload(o, json: flags.json, title: "mmlab stress")
+        try runWorkload(o, json: flags.json, title: "mmlab stress", hostMem: flags.hostMem)
     }
 }
