@@ -38,6 +38,16 @@ public enum Checker {
                         out.append(Violation(.staleMigrationEntry, "\(where_): \(pte) left behind"))
                         continue
                     }
+                    if pte.isZeroPage {
+                        // The shared zero page: no frame, no mapcount; inside a VMA, and
+                        // only where nothing was written (a write replaces it).
+                        if !vmas.contains(where: { $0.contains(a) }) {
+                            out.append(Violation(.mapcount, "\(where_): stray zero-page PTE outside any VMA"))
+                        } else if let w = shadow[a >> 12], w != 0 {
+                            out.append(Violation(.lostWrite, "\(where_): maps the zero page, \(p.name) last wrote \(hex(w))"))
+                        }
+                        continue
+                    }
                     let pfn = pte.pfn
                     guard Int(pfn) < phys.totalPages else {
                         out.append(Violation(.mapcount, "\(where_): PTE points outside memory (pfn \(pfn))"))

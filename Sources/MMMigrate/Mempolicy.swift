@@ -67,6 +67,7 @@ extension Migrator {
     func pageStatus(_ mm: MM, _ addr: UInt64) -> Int {
         guard addr < userAddressLimit, mm.findVMA(addr) != nil else { return -Int(Errno.EFAULT.rawValue) }
         let pte = machine.pte(mm, addr)
+        if pte.isZeroPage { return -Int(Errno.EFAULT.rawValue) }   // Linux 6.x do_pages_stat_array: is_zero_folio
         if pte.isPresent || pte.isMigration { return machine.phys.nodeOf(pte.pfn) }
         return -Int(Errno.ENOENT.rawValue)
     }
@@ -82,6 +83,8 @@ extension Migrator {
             let target = nodes[i]
             guard addr < userAddressLimit, mm.findVMA(addr & ~4095) != nil else { status[i] = -Int(Errno.EFAULT.rawValue); continue }
             let pte = machine.pte(mm, addr & ~4095)
+            // Linux 6.x __add_folio_for_migration: the zero page is -EFAULT.
+            if pte.isZeroPage { status[i] = -Int(Errno.EFAULT.rawValue); continue }
             guard pte.isPresent else {
                 status[i] = pte.isMigration ? -Int(Errno.EBUSY.rawValue) : -Int(Errno.ENOENT.rawValue)
                 continue

@@ -26,6 +26,8 @@ public enum VMStatItem: Int, CaseIterable, Sendable {
     case forks
     case anonVmaAlloc
     case anonVmaFree
+    /// Processes killed by the OOM killer (MMSpace/OOMKill.swift).
+    case oomKill
 
     /// The /proc/vmstat name.
     public var name: String {
@@ -52,6 +54,7 @@ public enum VMStatItem: Int, CaseIterable, Sendable {
         case .forks: return "nr_forks"
         case .anonVmaAlloc: return "anon_vma_alloc"
         case .anonVmaFree: return "anon_vma_free"
+        case .oomKill: return "oom_kill"
         }
     }
 }

@@ -14,6 +14,8 @@ public struct MachineReport: Sendable {
     public let violations: [Violation]
     public let nrFreePages: Int
     public let totalPages: Int
+    /// Processes the OOM killer killed during the run, in order.
+    public let oomKills: [OOMKill]
 
     /// Collects counters and free lists and runs the checker. The machine must be quiet.
     public init(_ machine: Machine) {
@@ -28,6 +30,7 @@ public struct MachineReport: Sendable {
         violations = Checker.check(machine)
         nrFreePages = phys.freePages()
         totalPages = phys.totalPages
+        oomKills = machine.oomKills
     }
 
     public var ok: Bool { violations.isEmpty }
@@ -38,6 +41,11 @@ public struct MachineReport: Sendable {
             ("vmstat", .object(vmstat.map { ($0.0, .int(Int($0.1))) })),
             ("buddyinfo", .array(buddyinfo.map {
                 .object([("node", .int($0.node)), ("zone", .string("Normal")), ("free", .array($0.free.map { .int($0) }))])
+            })),
+            ("oom_kills", .array(oomKills.map {
+                .object([("process", .string($0.name)), ("pid", .int($0.pid)), ("rss_pages", .int($0.rssPages)),
+                         ("page_tables", .int($0.pageTables)), ("oom_score_adj", .int($0.oomScoreAdj)),
+                         ("points", .int($0.points)), ("requester", .string($0.requester))])
             })),
             ("verify", Self.verifyJSON(violations)),
         ])
@@ -61,6 +69,7 @@ public struct MachineReport: Sendable {
         for b in buddyinfo {
             s += "  Node \(b.node), zone   Normal " + b.free.map { String($0).leftPad(6) }.joined() + "\n"
         }
+        for k in oomKills { s += "\(k)\n" }
         if !violations.isEmpty {
             s += "violations (\(violations.count)):\n"
             for v in violations.prefix(50) { s += "  \(v)\n" }

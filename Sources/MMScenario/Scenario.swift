@@ -92,6 +92,14 @@ public enum ScenarioPinPolicy: String, Sendable, Equatable, CaseIterable {
     case refcount = "refcount"
 }
 
+/// `policy oom=…`: what a fault that finds no free page does.
+public enum ScenarioOOMPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Linux: the OOM killer kills the process with the highest badness, then the fault is retried.
+    case kill
+    /// The fault fails with ENOMEM.
+    case enomem
+}
+
 /// One `policy KEY=VALUE` line: a model option that selects Linux-version behaviour.
 /// Each key names the mechanism it changes; its default is Linux 6.x's behaviour.
 public enum PolicySetting: Sendable, Equatable {
@@ -101,6 +109,8 @@ public enum PolicySetting: Sendable, Equatable {
     // MARK: policies — fidelity (migration, NUMA calls)
 
     // MARK: policies — robustness (limits, OOM)
+    /// `oom=kill|enomem`: a fault that finds no free page runs the OOM killer (Linux) or fails with ENOMEM.
+    case oom(ScenarioOOMPolicy)
 
     // MARK: policies — compaction
 
@@ -114,6 +124,7 @@ public enum PolicySetting: Sendable, Equatable {
         // MARK: policy keys — fidelity (migration, NUMA calls)
 
         // MARK: policy keys — robustness (limits, OOM)
+        case .oom: "oom"
 
         // MARK: policy keys — compaction
 
@@ -145,9 +156,10 @@ public struct ThreadBlock: Sendable, Equatable {
 public enum Op: Sendable, Equatable {
     /// `machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp]` — first statement.
     case machine(MachineSpec)
-    /// `process NAME [node=N] [uid=U] [privileged]` — a new address space.
-    /// `node`: home node for its allocations (nil: the runner's default).
-    case process(name: String, node: Int?, uid: Int, privileged: Bool)
+    /// `process NAME [node=N] [uid=U] [privileged] [oom_score_adj=N]` — a new address space.
+    /// `node`: home node for its allocations (nil: the runner's default);
+    /// `oomScoreAdj`: -1000 (never OOM-killed) … 1000, Linux's /proc/PID/oom_score_adj.
+    case process(name: String, node: Int?, uid: Int, privileged: Bool, oomScoreAdj: Int = 0)
     /// `mmap P ADDR LEN` — anonymous private read-write mapping. Page aligned, LEN > 0.
     case mmap(proc: String, addr: UInt64, length: UInt64)
     /// `touch P ADDR LEN` — fault in and write stamped contents. Page aligned, LEN > 0.

@@ -45,3 +45,16 @@ extension ScenarioParser {
         return String(out)
     }
 }
+
+extension LineParser {
+    /// `oom_score_adj=N`: a signed decimal in -1000…1000 (Linux's OOM_SCORE_ADJ_MIN…MAX).
+    func oomScoreAdj(_ token: String) throws(ScenarioError) -> Int {
+        let negative = token.hasPrefix("-")
+        let digits = negative ? String(token.dropFirst()) : token
+        let v = try number(digits, "oom_score_adj")
+        guard v <= 1000 else {
+            throw error("oom_score_adj=\(token) out of range (-1000…1000)")
+        }
+        return negative ? -Int(v) : Int(v)
+    }
+}

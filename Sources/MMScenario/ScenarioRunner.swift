@@ -149,8 +149,8 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
-        case let .process(name, node, uid, privileged):
-            _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged)
+        case let .process(name, node, uid, privileged, adj):
+            _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged, oomScoreAdj: adj)
         case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)
         case let .touch(p, addr, len), let .write(p, addr, len): try machine.touch(mm(p), addr, len)
         case let .read(p, addr, len):
@@ -211,6 +211,8 @@ public final class ScenarioRunner: @unchecked Sendable {
         // MARK: policies — fidelity (migration, NUMA calls)
 
         // MARK: policies — robustness (limits, OOM)
+        case .oom(let oom):
+            machine.oomPolicy = oom == .kill ? .kill : .enomem
 
         // MARK: policies — compaction
 

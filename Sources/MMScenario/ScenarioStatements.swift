@@ -13,8 +13,8 @@ extension LineParser {
             return .machine(spec)
 
         case "process":
-            let usage = "process NAME [node=N] [uid=U] [privileged]"
-            let args = try splitArgs(keyword, tokens, keys: ["node", "uid"])
+            let usage = "process NAME [node=N] [uid=U] [privileged] [oom_score_adj=N]"
+            let args = try splitArgs(keyword, tokens, keys: ["node", "uid", "oom_score_adj"])
             try expectPositional(args, 1, names: ["process name"], usage: usage, orMore: true)
             var privileged = false
             for extra in args.positional.dropFirst() {
@@ -26,8 +26,9 @@ extension LineParser {
             }
             let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
             let uid = try args.keyed["uid"].map { v throws(ScenarioError) in try int(v, "uid", 0...0xFFFF_FFFE) } ?? 0
+            let adj = try args.keyed["oom_score_adj"].map { v throws(ScenarioError) in try oomScoreAdj(v) } ?? 0
             let name = try declare(args.positional[0])
-            return .process(name: name, node: node, uid: uid, privileged: privileged)
+            return .process(name: name, node: node, uid: uid, privileged: privileged, oomScoreAdj: adj)
 
         case "mmap", "touch", "write", "read", "munmap":
             let args = try splitArgs(keyword, tokens, keys: [])
@@ -190,6 +191,7 @@ extension LineParser {
         // MARK: policy keys — fidelity (migration, NUMA calls)
 
         // MARK: policy keys — robustness (limits, OOM)
+        "oom",
 
         // MARK: policy keys — compaction
 
@@ -208,6 +210,11 @@ extension LineParser {
         // MARK: policies — fidelity (migration, NUMA calls)
 
         // MARK: policies — robustness (limits, OOM)
+        case "oom":
+            guard let oom = ScenarioOOMPolicy(rawValue: value) else {
+                throw error("bad oom policy \(ScenarioParser.show(value)): expected kill or enomem")
+            }
+            return .oom(oom)
 
         // MARK: policies — compaction
 

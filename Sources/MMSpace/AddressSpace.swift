@@ -118,7 +118,11 @@ public final class Process: @unchecked Sendable {
     /// CAP_SYS_NICE / CAP_SYS_PTRACE in one bit.
     public let privileged: Bool
     public let mm: MM
-    init(name: String, pid: Int, uid: Int, privileged: Bool, mm: MM) {
+    /// Linux: signal->oom_score_adj, -1000 (never killed) … 1000; inherited by fork.
+    public let oomScoreAdj: Int
+    init(name: String, pid: Int, uid: Int, privileged: Bool, mm: MM, oomScoreAdj: Int = 0) {
+        precondition((-1000...1000).contains(oomScoreAdj), "process \(name): oom_score_adj \(oomScoreAdj) out of range")
+        self.oomScoreAdj = oomScoreAdj
         self.name = name
         self.pid = pid
         self.uid = uid
@@ -135,6 +139,11 @@ public final class Machine: @unchecked Sendable {
     /// stale migration entries met by faults), as opposed to those the checker finds.
     public let violations = ViolationLog()
     private let policyRaw = Atomic<Int>(2)
+    /// What a fault with no free page does (OOMKill.swift); Linux: the OOM killer.
+    let oomPolicyRaw = Atomic<Int>(0)
+    /// Processes the OOM killer killed, in order (OOMKill.swift).
+    let oomLock = PlainLock()
+    var oomKillLog: [OOMKill] = []
     /// Test-only: mremap moves PTEs without the anon_vma lock (Linux's old bug).
     public let skipMremapRmapLock = Atomic<Bool>(false)
 
@@ -158,13 +167,15 @@ public final class Machine: @unchecked Sendable {
     }
 
     /// Creates a process with an empty address space.
-    public func createProcess(_ name: String, node: Int = 0, uid: Int = 0, privileged: Bool = false) throws(Errno) -> Process {
+    public func createProcess(_ name: String, node: Int = 0, uid: Int = 0, privileged: Bool = false,
+                              oomScoreAdj: Int = 0) throws(Errno) -> Process {
         guard node >= 0, node < config.nodes else { throw .ENODEV }
+        guard (-1000...1000).contains(oomScoreAdj) else { throw .EINVAL }
         let created: Process? = tableLock.withLock {
             guard processes[name] == nil else { return nil }
             nextPid += 1
             let p = Process(name: name, pid: nextPid, uid: uid, privileged: privileged,
-                            mm: MM(id: nextPid, ownerName: name, homeNode: node))
+                            mm: MM(id: nextPid, ownerName: name, homeNode: node), oomScoreAdj: oomScoreAdj)
             processes[name] = p
             return p
         }

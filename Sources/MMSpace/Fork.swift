@@ -16,7 +16,8 @@ extension Machine {
         guard !pmm.isDead else { throw .ESRCH }
         let pid = allocPid()
         let cmm = MM(id: pid, ownerName: name, homeNode: pmm.homeNode)
-        let child = Process(name: name, pid: pid, uid: parent.uid, privileged: parent.privileged, mm: cmm)
+        let child = Process(name: name, pid: pid, uid: parent.uid, privileged: parent.privileged, mm: cmm,
+                            oomScoreAdj: parent.oomScoreAdj)
         // The child is visible in the process table from here on: hold its mmap_lock
         // until its VMAs, PTEs and shadow are complete (Linux: dup_mmap takes
         // mmap_write_lock_nested on the new mm), so no access, exit or syscall sees it half-built.

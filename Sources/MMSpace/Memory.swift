@@ -74,10 +74,29 @@ extension Machine {
         return t.ptl.withLock { t[addr] }
     }
 
+    /// A user access; a fault that finds no free page runs the OOM killer with no
+    /// lock held and is retried (Linux: VM_FAULT_OOM → pagefault_out_of_memory →
+    /// out_of_memory, then the task faults again). OOMKill.swift.
     func userAccess(_ mm: MM, _ addr: UInt64, write: Bool, underPtl: ((PFN) -> Void)? = nil) throws(Errno) -> ReadResult {
+        var kills = 0
+        while true {
+            do {
+                return try userAccessOnce(mm, addr, write: write, underPtl: underPtl)
+            } catch let e {
+                guard e == .ENOMEM, oomPolicy == .kill, kills < Self.oomRetryLimit else { throw e }
+                kills += 1
+                // Only another process's death frees memory for this one.
+                guard outOfMemory(requester: mm) == .killedOther else { throw e }
+            }
+        }
+    }
+
+    private func userAccessOnce(_ mm: MM, _ addr: UInt64, write: Bool, underPtl: ((PFN) -> Void)?) throws(Errno) -> ReadResult {
         mm.mmapLock.readLock()
         defer { mm.mmapLock.unlock() }
         guard !mm.isDead else { throw .ESRCH }
+        // A pin needs a real frame: it never pins the shared zero page.
+        let needFrame = write || underPtl != nil
         for _ in 0..<Self.faultRetryLimit {
             guard let vma = mm.findVMA(addr) else { throw .EFAULT }
             guard !write || vma.writable else { throw .EFAULT }
@@ -90,8 +109,12 @@ extension Machine {
                 t.ptl.unlock()
                 return result
             }
+            if pte.isZeroPage, !needFrame {
+                t.ptl.unlock()
+                return ReadResult(value: 0, expected: mm.expectedStamp(addr))
+            }
             t.ptl.unlock()
-            try handleFault(mm, vma, t, addr, write: write)
+            try handleFault(mm, vma, t, addr, write: write, needFrame: needFrame)
         }
         violations.report(Violation(.deadlock, "\(mm.ownerName) fault at \(hex(addr)) retried \(Self.faultRetryLimit) times"))
         throw .EFAULT
@@ -114,13 +137,20 @@ extension Machine {
     /// Linux: handle_mm_fault → handle_pte_fault. Caller holds mmap_lock for reading and
     /// not the ptl. Returns after changing the PTE (or finding it changed); the caller
     /// retries the access.
-    func handleFault(_ mm: MM, _ vma: VMA, _ t: PteTable, _ addr: UInt64, write: Bool) throws(Errno) {
-        anonVmaPrepare(vma)
+    func handleFault(_ mm: MM, _ vma: VMA, _ t: PteTable, _ addr: UInt64, write: Bool, needFrame: Bool) throws(Errno) {
         t.ptl.lock()
         let pte = t[addr]
-        if pte.isNone {
+        if pte.isNone && !needFrame {
+            mapZeroPageLocked(mm, t, addr)   // drops the ptl
+            return
+        }
+        if pte.isNone || pte.isZeroPage {
             t.ptl.unlock()
+            anonVmaPrepare(vma)   // takes the anon_vma lock: never under the ptl
             try doAnonymousPage(mm, vma, t, addr, write: write)
+        } else if vma.anonVma == nil {
+            t.ptl.unlock()   // a present page always came with one; retry once it exists
+            anonVmaPrepare(vma)
         } else if pte.isMigration {
             t.ptl.unlock()
             try migrationEntryWait(mm, t, addr, pte)
@@ -131,7 +161,18 @@ extension Machine {
         }
     }
 
-    /// Linux: do_anonymous_page(): a zeroed page from the process's node.
+    /// Linux: do_anonymous_page() for a read: map the shared zero page, read-only,
+    /// without allocating (a later write faults and allocates). Entered with the ptl
+    /// held; returns with it dropped.
+    private func mapZeroPageLocked(_ mm: MM, _ t: PteTable, _ addr: UInt64) {
+        if t[addr].isNone { t[addr] = .zeroPage }
+        t.ptl.unlock()
+        vmstat.add(.pgfault)
+        Sched.note("\(mm.ownerName) read fault \(hex(addr)) → zero page")
+    }
+
+    /// Linux: do_anonymous_page(): a zeroed page from the process's node (replacing the
+    /// zero page on a write, as do_wp_page does for it).
     private func doAnonymousPage(_ mm: MM, _ vma: VMA, _ t: PteTable, _ addr: UInt64, write: Bool) throws(Errno) {
         guard let pfn = phys.allocPage(node: mm.homeNode, .movable, fallback: true) else { throw .ENOMEM }
         phys.frames.zero(pfn)
@@ -140,7 +181,7 @@ extension Machine {
         pages.setMapping(pfn, vma.anonVma!.encoded)
         pages.setIndex(pfn, vma.linearIndex(addr))
         t.ptl.lock()
-        guard t[addr].isNone else {
+        guard t[addr].isNone || t[addr].isZeroPage else {
             t.ptl.unlock()
             phys.putPage(pfn)
             return

@@ -11,6 +11,8 @@ import Synchronization
 /// One page-table entry (Linux: pte_t and the swp_entry_t of a migration entry).
 /// Present: bit 0, write bit 1, dirty bit 2, young bit 3, PFN from bit 12.
 /// Migration entry: bit 0 clear, bit 4 set, write bit 1, PFN from bit 12.
+/// Zero page: bit 0 clear, bit 5 set — the shared zero page, read-only, no frame of the
+/// machine behind it (Linux: a special PTE of ZERO_PAGE(0), which vm_normal_page skips).
 public struct PTE: Equatable, Sendable, CustomStringConvertible {
     public let raw: UInt64
     public init(raw: UInt64) { self.raw = raw }
@@ -18,6 +20,10 @@ public struct PTE: Equatable, Sendable, CustomStringConvertible {
     public static let none = PTE(raw: 0)
     static let presentBit: UInt64 = 1, writeBit: UInt64 = 2, dirtyBit: UInt64 = 4, youngBit: UInt64 = 8
     static let migrationBit: UInt64 = 16
+    static let zeroPageBit: UInt64 = 32
+
+    /// Linux: pte_mkspecial(pfn_pte(my_zero_pfn(addr), vma->vm_page_prot)) on a read fault.
+    public static let zeroPage = PTE(raw: zeroPageBit)
 
     /// Linux: pfn_pte() with protection bits.
     public static func present(_ pfn: PFN, write: Bool, dirty: Bool = false, young: Bool = true) -> PTE {
@@ -32,6 +38,8 @@ public struct PTE: Equatable, Sendable, CustomStringConvertible {
     public var isPresent: Bool { raw & Self.presentBit != 0 }
     /// Linux: is_migration_entry().
     public var isMigration: Bool { raw & Self.presentBit == 0 && raw & Self.migrationBit != 0 }
+    /// Linux: is_zero_pfn(pte_pfn(pte)). Neither present (no frame, no mapcount) nor none.
+    public var isZeroPage: Bool { raw == Self.zeroPageBit }
     public var pfn: PFN { PFN(truncatingIfNeeded: raw >> 12) }
     public var isWrite: Bool { raw & Self.writeBit != 0 }
     public var isDirty: Bool { raw & Self.dirtyBit != 0 }
@@ -41,6 +49,7 @@ public struct PTE: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         if isNone { return "none" }
         if isMigration { return "migration(pfn \(pfn)\(isWrite ? ", write" : ""))" }
+        if isZeroPage { return "zero page" }
         return "pfn \(pfn)\(isWrite ? " w" : "")\(isDirty ? " d" : "")"
     }
 }
