@@ -1,6 +1,6 @@
 // The host-memory budget (`--host-mem`): a simulated machine is real memory of the
 // host — 32 B of descriptors per frame, plus 4 KiB (content=full) or 8 B (stamp) of
-// frame contents — mapped lazily, so a machine far larger than the host boots and only
+// frame contents, plus its page tables (at most one of 4 KiB per 64 frames) — mapped lazily, so a machine far larger than the host boots and only
 // a large enough touch would take the host down. No scenario or flag may drive the host
 // into its OOM killer:
 //
@@ -51,7 +51,14 @@ public enum HostBudget {
     /// Host bytes a machine can come to use: every descriptor and every frame's contents.
     public static func worstCaseBytes(_ config: MachineConfig) -> UInt64 {
         UInt64(config.totalPages) * UInt64(PageDescriptors.bytesPerPage + config.content.bytesPerFrame)
+            + UInt64(pageTableLimit(config)) * pageTableBytes
     }
+
+    /// Page tables a machine may hold (MMSpace's PageTableQuota; Machine.pageTableLimit
+    /// is this rule): one per 64 frames, at least 256.
+    public static func pageTableLimit(_ config: MachineConfig) -> Int { max(256, config.totalPages / 64) }
+    /// Host bytes of one page table: 512 entries and its object (lock, header).
+    static let pageTableBytes: UInt64 = 4096 + 128
 
     /// The host memory the touched part of a machine may use: the budget, and never
     /// more than 7/8 of the host (the rest is the host's own).
@@ -66,7 +73,7 @@ public enum HostBudget {
         guard need > limit else { return nil }
         let mib = { (b: UInt64) in "\(b >> 20) MiB" }
         var s = "\(config.nodes) node\(config.nodes == 1 ? "" : "s") × \(config.nodeMemBytes >> 20) MiB content=\(config.content.rawValue) "
-        s += "can use up to \(mib(need)) of host memory (descriptors and frame contents), over the host-memory budget of \(mib(limit))"
+        s += "can use up to \(mib(need)) of host memory (descriptors, frame contents and page tables), over the host-memory budget of \(mib(limit))"
         if budget.load(ordering: .relaxed) == 0 { s += " (half of this host's \(mib(hostBytes)))" }
         var fixes: [String] = []
         if config.content == .full {
@@ -87,8 +94,9 @@ public enum HostBudget {
 
     static func frameGuard(_ config: MachineConfig, capBytes cap: UInt64) -> HostFrameGuard? {
         guard worstCaseBytes(config) > cap else { return nil }
+        // Descriptors and page tables are counted as if all were touched.
         let descriptors = UInt64(config.totalPages) * UInt64(PageDescriptors.bytesPerPage)
-        // Descriptors are counted as if all were touched: boot and allocation write them.
+            + UInt64(pageTableLimit(config)) * pageTableBytes
         let frames = cap > descriptors ? (cap - descriptors) / UInt64(config.content.bytesPerFrame) : 0
         return HostFrameGuard(totalFrames: config.totalPages, maxTouched: Int(min(frames, UInt64(Int.max))))
     }

@@ -67,7 +67,7 @@ public final class MM: @unchecked Sendable {
     public let mmapLock = ModelRWLock("mmap_lock", rank: .mmapLock)
     /// Sorted by start. Under mmapLock.
     var vmas: [VMA] = []
-    public let pageTable = PageTable()
+    public let pageTable: PageTable
     /// Linux: mm->mm_users. The last mmput tears the address space down.
     let users = Atomic<Int>(1)
     /// True once exit_mmap ran.
@@ -83,7 +83,8 @@ public final class MM: @unchecked Sendable {
     var pinsClosed = false
     let writeVersion = Atomic<UInt64>(0)
 
-    init(id: Int, ownerName: String, homeNode: Int) {
+    init(id: Int, ownerName: String, homeNode: Int, quota: PageTableQuota? = nil) {
+        pageTable = PageTable(quota: quota)
         self.id = id
         self.ownerName = ownerName
         self.homeNode = homeNode
@@ -152,7 +153,15 @@ public final class Machine: @unchecked Sendable {
     private var nextPid = 100
     private var unmovablePages: [PFN] = []
 
+    /// Page tables of all address spaces together (PageTable.swift).
+    public let pageTableQuota: PageTableQuota
+
+    /// At most one page table per 64 frames (dense use needs one per 512), and 256 at
+    /// least: HostBudget (MMPhysical) owns the rule and counts their host memory.
+    public static func pageTableLimit(_ config: MachineConfig) -> Int { HostBudget.pageTableLimit(config) }
+
     public init(_ config: MachineConfig) {
+        pageTableQuota = PageTableQuota(limit: Self.pageTableLimit(config))
         phys = PhysicalMemory(config)
         slab = AnonVmaSlab(vmstat: phys.vmstat)
     }
@@ -175,7 +184,8 @@ public final class Machine: @unchecked Sendable {
             guard processes[name] == nil else { return nil }
             nextPid += 1
             let p = Process(name: name, pid: nextPid, uid: uid, privileged: privileged,
-                            mm: MM(id: nextPid, ownerName: name, homeNode: node), oomScoreAdj: oomScoreAdj)
+                            mm: MM(id: nextPid, ownerName: name, homeNode: node, quota: pageTableQuota),
+                            oomScoreAdj: oomScoreAdj)
             processes[name] = p
             return p
         }

@@ -15,7 +15,13 @@ extension Machine {
         defer { pmm.mmapLock.unlock() }
         guard !pmm.isDead else { throw .ESRCH }
         let pid = allocPid()
-        let cmm = MM(id: pid, ownerName: name, homeNode: pmm.homeNode)
+        // The child's tables are taken up front (with force below): a fork that runs out
+        // of page tables fails before anything of the child exists (Linux: dup_mmap
+        // fails and the half-built mm is torn down; here nothing is half-built).
+        var needed = 0
+        for vma in pmm.vmas { needed += pmm.pageTable.tables(in: vma.start, vma.end).count }
+        guard needed <= pageTableQuota.available else { throw .ENOMEM }
+        let cmm = MM(id: pid, ownerName: name, homeNode: pmm.homeNode, quota: pageTableQuota)
         let child = Process(name: name, pid: pid, uid: parent.uid, privileged: parent.privileged, mm: cmm,
                             oomScoreAdj: parent.oomScoreAdj)
         // The child is visible in the process table from here on: hold its mmap_lock
@@ -33,7 +39,7 @@ extension Machine {
             }
             cmm.vmas.append(cv)
             for st in pmm.pageTable.tables(in: vma.start, vma.end) {
-                let dt = cmm.pageTable.table(for: st.base, allocate: true)!
+                let dt = cmm.pageTable.table(for: st.base, allocate: true, force: true)!
                 dt.ptl.lock()
                 st.ptl.lock()
                 var (a, stop) = PageTable.clip(st, vma.start, vma.end)

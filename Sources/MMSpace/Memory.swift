@@ -100,7 +100,8 @@ extension Machine {
         for _ in 0..<Self.faultRetryLimit {
             guard let vma = mm.findVMA(addr) else { throw .EFAULT }
             guard !write || vma.writable else { throw .EFAULT }
-            let t = mm.pageTable.table(for: addr, allocate: true)!
+            // No page table to be had is out of memory (the OOM path of userAccess).
+            guard let t = mm.pageTable.table(for: addr, allocate: true) else { throw .ENOMEM }
             t.ptl.lock()
             let pte = t[addr]
             if pte.isPresent, !write || pte.isWrite {

@@ -156,7 +156,9 @@ extension Machine {
                 let pte = st[src]
                 if pte.isNone { st.ptl.unlock(); continue }
                 // The directory lock is a leaf: taking it under a ptl is in order.
-                let dt = mm.pageTable.table(for: dst, allocate: true)!
+                // Forced: a move must never lose an entry half-way (bounded overshoot:
+                // at most the source's tables).
+                let dt = mm.pageTable.table(for: dst, allocate: true, force: true)!
                 if dt !== st { dt.ptl.lock() }
                 st[src] = .none
                 dt[dst] = pte

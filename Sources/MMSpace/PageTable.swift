@@ -94,8 +94,10 @@ public final class PageTable: @unchecked Sendable {
     /// Directory entries and PTE slots that range walks looked at (zap, fork, mremap,
     /// migrate_pages): tests show with it that a walk's cost follows what is populated.
     public let visited = Atomic<Int>(0)
+    /// The machine's page-table quota (nil: unlimited, for address spaces built by tests).
+    let quota: PageTableQuota?
 
-    init() {}
+    init(quota: PageTableQuota? = nil) { self.quota = quota }
 
     @inline(__always) static func dirKey(_ addr: UInt64) -> UInt64 { addr >> 21 }
 
@@ -110,13 +112,15 @@ public final class PageTable: @unchecked Sendable {
     }
 
     /// The PTE table covering `addr`, allocated if `allocate` (Linux: pte_alloc_map_lock
-    /// without the lock).
-    public func table(for addr: UInt64, allocate: Bool) -> PteTable? {
+    /// without the lock). Nil also when the machine's page-table quota is used up
+    /// (Linux: pte_alloc fails, the fault gets VM_FAULT_OOM), unless `force`.
+    public func table(for addr: UInt64, allocate: Bool, force: Bool = false) -> PteTable? {
         directoryLock.withLock {
             let k = Self.dirKey(addr)
             let i = lowerBound(k)
             if i < keys.count, keys[i] == k { return list[i] }
             guard allocate else { return nil }
+            if let quota, !quota.take(force: force) { return nil }
             let t = PteTable(base: k << 21)
             keys.insert(k, at: i)
             list.insert(t, at: i)
@@ -156,8 +160,37 @@ public final class PageTable: @unchecked Sendable {
     /// Drops every table (Linux: free_pgtables at exit). Entries must all be none.
     func freeAll() {
         directoryLock.withLock {
+            quota?.give(list.count)
             keys.removeAll()
             list.removeAll()
         }
     }
+}
+
+/// The page tables a machine may hold, all address spaces together. Page tables are
+/// memory (Linux allocates them from the machine's pages, NR_PAGETABLE): without a
+/// bound, reading a 16 TiB mapping through the zero page would allocate 32 GiB of
+/// tables on the host. The bound is `Machine.pageTableLimit`; HostBudget counts it.
+public final class PageTableQuota: Sendable {
+    public let limit: Int
+    private let used = Atomic<Int>(0)
+    public init(limit: Int) {
+        precondition(limit > 0, "PageTableQuota: limit \(limit)")
+        self.limit = limit
+    }
+    /// Tables held now.
+    public var inUse: Int { used.load(ordering: .relaxed) }
+    /// Tables that can still be taken.
+    public var available: Int { max(0, limit - inUse) }
+    /// Takes one table; refused at the limit unless `force` (mremap and fork, which
+    /// check `available` first, must never fail half-way).
+    func take(force: Bool) -> Bool {
+        let n = used.wrappingAdd(1, ordering: .relaxed).newValue
+        if n > limit && !force {
+            used.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+    func give(_ n: Int) { used.wrappingSubtract(n, ordering: .relaxed) }
 }

@@ -10,8 +10,10 @@ import Testing
         let full = MachineConfig(nodes: 2, nodeMemBytes: 1 << 30, content: .full)
         let stamp = MachineConfig(nodes: 2, nodeMemBytes: 1 << 30, content: .stamp)
         let pages = UInt64(full.totalPages)
-        #expect(HostBudget.worstCaseBytes(full) == pages * UInt64(PageDescriptors.bytesPerPage + 4096))
-        #expect(HostBudget.worstCaseBytes(stamp) == pages * UInt64(PageDescriptors.bytesPerPage + 8))
+        let tables = UInt64(HostBudget.pageTableLimit(full)) * HostBudget.pageTableBytes
+        #expect(HostBudget.pageTableLimit(full) == full.totalPages / 64)
+        #expect(HostBudget.worstCaseBytes(full) == pages * UInt64(PageDescriptors.bytesPerPage + 4096) + tables)
+        #expect(HostBudget.worstCaseBytes(stamp) == pages * UInt64(PageDescriptors.bytesPerPage + 8) + tables)
     }
 
     @Test func terabyteFullMachineIsRefusedWithAlternatives() throws {
@@ -28,6 +30,7 @@ import Testing
         let cap: UInt64 = 40 << 20
         let g = try #require(HostBudget.frameGuard(cfg, capBytes: cap))
         let descriptors = UInt64(cfg.totalPages * PageDescriptors.bytesPerPage)
+            + UInt64(HostBudget.pageTableLimit(cfg)) * HostBudget.pageTableBytes
         #expect(g.maxTouched == Int((cap - descriptors) / 4096))
         var admitted = 0
         for pfn in 0..<PFN(cfg.totalPages) where g.admit(pfn) { admitted += 1 }
