@@ -246,7 +246,7 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
         let last = try #require(lines.last)
         #expect(last.hasPrefix(#"{"vmstat":{"#), "\(last)")
         let summary = try #require(objects.last)
-        #expect(Set(summary.keys) == ["vmstat", "buddyinfo", "verify"])
+        #expect(Set(summary.keys) == ["vmstat", "buddyinfo", "oom_kills", "verify"])
         let vmstat = try #require(summary["vmstat"] as? [String: Int])
         #expect(vmstat["pgmigrate_success"] == 3)
         let buddy = try #require(summary["buddyinfo"] as? [[String: Any]])

@@ -149,7 +149,7 @@ private func example(_ name: String) -> String {
         #expect(!text.contains("\n"))
 
         let obj = object(text)
-        #expect(Set(obj.keys) == ["vmstat", "buddyinfo", "verify"])
+        #expect(Set(obj.keys) == ["vmstat", "buddyinfo", "oom_kills", "verify"])
         let vmstat = try #require(obj["vmstat"] as? [String: Int])
         for name in ["nr_free_pages", "pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
                      "compact_free_scanned", "compact_isolated", "compact_stall", "compact_success", "compact_fail"] {

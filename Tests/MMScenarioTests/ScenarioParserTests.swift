@@ -462,15 +462,16 @@ private let head = "machine nodes=2 node_mem=64M block=16M\nprocess A\n"  // lin
     }
     expectError(head + "mmap A " + String(repeating: "9", count: 10_000) + " 4K\n", line: 3, "too large")
     expectError(head + "mmap A 0x" + String(repeating: "f", count: 10_000) + " 4K\n", line: 3, "too large")
-    // Many lines, many blocks.
+    // Many lines, many blocks: up to the limit of 256 thread blocks, one group.
     var lines = head
-    for i in 0..<2000 { lines += "thread T\(i) {\nexit A\n}\n" }
+    for i in 0..<ScenarioParser.maxThreadBlocks { lines += "thread T\(i) {\nexit A\n}\n" }
     let big = try? ScenarioParser.parse(text: lines, file: "b")
     if case .threads(let blocks)? = big?.statements.last?.op {
-        #expect(blocks.count == 2000)
+        #expect(blocks.count == ScenarioParser.maxThreadBlocks)
     } else {
-        Issue.record("2000 thread blocks did not parse as one group")
+        Issue.record("256 thread blocks did not parse as one group")
     }
+    expectError(lines + "thread T257 {\nexit A\n}\n", line: 3 + 3 * ScenarioParser.maxThreadBlocks, "too many thread blocks")
     // Odd tokens in every statement position.
     for kw in ScenarioParser.keywords {
         for arg in ["", "=", "==", "A=", "=A", "0x", "-", "A", "A A A A", "\u{7F}", "é", "{", "}", "node=", "node=a"] {
@@ -515,11 +516,21 @@ private let head = "machine nodes=2 node_mem=64M block=16M\nprocess A\n"  // lin
     #expect(s.file == path)
     #expect(s.statements.last == Statement(line: 3, op: .verify))
     // An empty file lacks a machine.
+    try Data().write(to: URL(fileURLWithPath: path))
     do {
-        _ = try ScenarioParser.parse(path: "/dev/null")
+        _ = try ScenarioParser.parse(path: path)
         Issue.record("parsed an empty file")
     } catch {
-        #expect(error.description.hasPrefix("/dev/null:1: missing 'machine' statement"))
+        #expect(error.description.hasPrefix("\(path):1: missing 'machine' statement"))
+    }
+    // A device is refused before reading: /dev/zero would never end.
+    for dev in ["/dev/null", "/dev/zero"] {
+        do {
+            _ = try ScenarioParser.parse(path: dev)
+            Issue.record("parsed \(dev)")
+        } catch {
+            #expect(error.description.hasPrefix("\(dev): cannot read: it is a device"), "\(error)")
+        }
     }
 }
 
