@@ -92,6 +92,14 @@ public enum ScenarioPinPolicy: String, Sendable, Equatable, CaseIterable {
     case refcount = "refcount"
 }
 
+/// `policy syscall_lock=…`. Mirrors MMMigrate's `SyscallLock` by raw value.
+public enum ScenarioSyscallLock: String, Sendable, Equatable, CaseIterable {
+    /// Linux 6.x: the mmap_lock only while pages are found and isolated.
+    case isolate
+    /// Linux 2.6.22: the mmap_lock held for reading across the whole migration.
+    case held
+}
+
 /// One `policy KEY=VALUE` line: a model option that selects Linux-version behaviour.
 /// Each key names the mechanism it changes; its default is Linux 6.x's behaviour.
 public enum PolicySetting: Sendable, Equatable {
@@ -99,6 +107,12 @@ public enum PolicySetting: Sendable, Equatable {
     case pin(ScenarioPinPolicy)
 
     // MARK: policies — fidelity (migration, NUMA calls)
+    /// `syscall_lock=isolate|held`: how move_pages / migrate_pages hold the owner's
+    /// mmap_lock (default isolate, Linux 6.x; held is 2.6.22's).
+    case syscallLock(ScenarioSyscallLock)
+    /// `mremap_rmap_lock=on|off`: whether mremap moves PTEs under the anon_vma lock
+    /// (default on, Linux 2.6.34+; off reproduces the older bug).
+    case mremapRmapLock(Bool)
 
     // MARK: policies — robustness (limits, OOM)
 
@@ -112,6 +126,8 @@ public enum PolicySetting: Sendable, Equatable {
         case .pin: "pin"
 
         // MARK: policy keys — fidelity (migration, NUMA calls)
+        case .syscallLock: "syscall_lock"
+        case .mremapRmapLock: "mremap_rmap_lock"
 
         // MARK: policy keys — robustness (limits, OOM)
 
@@ -171,14 +187,15 @@ public enum Op: Sendable, Equatable {
     /// `unmovable node=N pages=N` — kernel allocations that cannot move.
     case unmovable(node: Int, pages: Int)
     /// `move_pages P (node=N | nodes=N,N,…) ADDR… [flags=…] [as=Q]`.
-    /// `nodes` has one entry per address (`node=N` is expanded to all of them).
+    /// `nodes` has one entry per address (`node=N` is expanded to all of them); any
+    /// integers (a node the machine lacks is the call's ENODEV).
     /// Addresses need not be aligned or mapped (Linux reports that per page).
     /// `caller`: the calling process (`as=`), nil when it is `proc` itself.
     case movePages(proc: String, nodes: [Int], addrs: [UInt64], flags: MovePagesFlags, caller: String?)
     /// `query_pages P ADDR… [as=Q]` — move_pages with no nodes: report each page's node.
     case queryPages(proc: String, addrs: [UInt64], caller: String?)
-    /// `migrate_pages P from=N[,N…] to=N[,N…] [as=Q]` — lists of equal length,
-    /// no node twice in one list.
+    /// `migrate_pages P from=N[,N…] to=N[,N…] [as=Q]` — two node masks (sets: order
+    /// does not matter, weights may differ), no node twice in one list; any integers.
     case migratePages(proc: String, from: [Int], to: [Int], caller: String?)
     /// `compact [node=N] [order=0…10] [mode=sync|async|sync-light]` (nil: not given).
     case compact(node: Int?, order: Int?, mode: String?)

@@ -15,7 +15,8 @@ public struct StatementResult: Sendable {
     public let thread: String?
     public var ret: Int = 0
     public var errno: Errno? = nil
-    public var status: [Int]? = nil
+    /// move_pages' statuses; nil entries are those Linux leaves unwritten.
+    public var status: [Int?]? = nil
     /// Only for `verify`.
     public var violations: [Violation]? = nil
 
@@ -29,7 +30,7 @@ public struct StatementResult: Sendable {
         }
         m.append(("ret", .int(ret)))
         m.append(("errno", errno.map { .string($0.name) } ?? .null))
-        if let status { m.append(("status", .array(status.map { .int($0) }))) }
+        if let status { m.append(("status", .array(status.map { $0.map { .int($0) } ?? .null }))) }
         return .object(m)
     }
 
@@ -40,7 +41,7 @@ public struct StatementResult: Sendable {
         }
         var s = "line \(line)\(who): \(op) → "
         if let errno { s += "-1 \(errno.name)" } else { s += "\(ret)" }
-        if let status { s += " status \(status)" }
+        if let status { s += " status [" + status.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ", ") + "]" }
         return s
     }
 }
@@ -56,6 +57,9 @@ public struct RunOptions: Sendable {
     public var onMigrationEvent: (@Sendable (MigrationEvent) -> Void)? = nil
     /// Test-only: mremap without the rmap lock (Linux's historic bug).
     public var skipMremapRmapLock = false
+    /// Forces `policy syscall_lock=` for the whole run (`--syscall-lock`); the file's
+    /// lines are then ignored.
+    public var syscallLock: SyscallLock? = nil
     public init() {}
 }
 
@@ -143,6 +147,7 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
+            if let l = options.syscallLock { migrator.syscallLock = l }
         case let .process(name, node, uid, privileged):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged)
         case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)
@@ -198,6 +203,10 @@ public final class ScenarioRunner: @unchecked Sendable {
             if options.pinPolicy == nil { machine.pinPolicy = AnonVmaPinPolicy(rawValue: pin.rawValue)! }
 
         // MARK: policies — fidelity (migration, NUMA calls)
+        case .syscallLock(let l):
+            if options.syscallLock == nil { migrator.syscallLock = l == .held ? .held : .isolate }
+        case .mremapRmapLock(let on):
+            if !options.skipMremapRmapLock { machine.skipMremapRmapLock.store(!on, ordering: .relaxed) }
 
         // MARK: policies — robustness (limits, OOM)
 
