@@ -1,6 +1,9 @@
 # munmap racing a kernel-context migration of a page in the unmapped range.
 #
 #   mmlab explore examples/munmap-race.mm --strategy dfs --preemptions 2
+#
+# outcome (explore --strategy dfs --preemptions 2, first violation per --pin-policy):
+#   none=clean seed-v2=clean refcount=clean
 machine nodes=2 node_mem=8M block=4M
 policy pin=refcount
 process A

@@ -2,6 +2,9 @@
 # return values and errors. A `null` status is one the call leaves unwritten.
 #
 #   mmlab run examples/numa-calls.mm
+#
+# outcome (explore --strategy dfs --preemptions 2, first violation per --pin-policy):
+#   none=clean seed-v2=clean refcount=clean
 machine nodes=2 node_mem=16M block=4M
 process A uid=1000
 process B uid=1000

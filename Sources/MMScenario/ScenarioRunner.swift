@@ -59,7 +59,7 @@ public struct RunOptions: Sendable {
     public var skipMremapRmapLock = false
     /// Forces `policy syscall_lock=` for the whole run (`--syscall-lock`); the file's
     /// lines are then ignored.
-    public var syscallLock: SyscallLock? = nil
+    public var syscallLock: ScenarioSyscallLock? = nil
     public init() {}
 }
 
@@ -147,7 +147,7 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
-            if let l = options.syscallLock { migrator.syscallLock = l }
+            if let l = options.syscallLock { migrator.syscallLock = l == .held ? .held : .isolate }
         case let .process(name, node, uid, privileged):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged)
         case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)

@@ -23,18 +23,22 @@ extension StrategyKind: ExpressibleByArgument {
 struct ModelFlags: ParsableArguments {
     @Option(help: "anon_vma pin policy for the whole run, overriding the file's policy lines: none, seed-v2, refcount.")
     var pinPolicy: AnonVmaPinPolicy?
+    @Option(help: "How move_pages / migrate_pages hold the owner's mmap_lock, overriding the file's policy lines: isolate (Linux 6.x), held (2.6.22).")
+    var syscallLock: ScenarioSyscallLock?
     @Flag(help: ArgumentHelp("Test only: mremap moves PTEs without the anon_vma lock (Linux's old bug).", visibility: .hidden))
     var testSkipMremapRmapLock = false
 
     var runOptions: RunOptions {
         var o = RunOptions()
         o.pinPolicy = pinPolicy
+        o.syscallLock = syscallLock
         o.skipMremapRmapLock = testSkipMremapRmapLock
         return o
     }
     var replayArguments: String {
         var s = ""
         if let pinPolicy { s += " --pin-policy \(pinPolicy.rawValue)" }
+        if let syscallLock { s += " --syscall-lock \(syscallLock.rawValue)" }
         if testSkipMremapRmapLock { s += " --test-skip-mremap-rmap-lock" }
         return s
     }

@@ -91,3 +91,4 @@ func parseSize(_ s: String, _ what: String) throws -> Int {
 
 extension AnonVmaPinPolicy: ExpressibleByArgument {}
 extension ContentMode: ExpressibleByArgument {}
+extension ScenarioSyscallLock: ExpressibleByArgument {}

@@ -17,6 +17,7 @@ struct Run: ParsableCommand {
     @Flag(help: "One JSON object per executed statement, then a summary object.") var json = false
     @Flag(help: "Print one line per migration event.") var trace = false
     @Option(help: "anon_vma pin policy for the whole run, overriding the file's policy lines: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy?
+    @Option(help: "How move_pages / migrate_pages hold the owner's mmap_lock, overriding the file's policy lines: isolate (Linux 6.x), held (2.6.22).") var syscallLock: ScenarioSyscallLock?
 
     func run() throws {
         let scenario: Scenario
@@ -24,6 +25,7 @@ struct Run: ParsableCommand {
         do { try ScenarioRunner.validate(scenario) } catch { failScenario(error) }
         var opts = RunOptions()
         opts.pinPolicy = pinPolicy
+        opts.syscallLock = syscallLock
         let json = self.json
         let printLock = PlainLock()
         opts.onResult = { r in printLock.withLock { FileHandleOut.out(json ? r.json.text : r.text) } }
