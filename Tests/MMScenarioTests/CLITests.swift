@@ -464,3 +464,21 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
         #expect(r.stdoutLines.last == "verdict: OK — all invariants hold", "\(r)")
     }
 }
+
+extension CLITests {
+    /// `mmlab run` of every example and every scenario fixture: exit 0, or 1 where a
+    /// racy example's violation shows on real threads — never a trap, never exit 2.
+    @Test func runOfEveryExampleAndFixtureNeverTraps() throws {
+        for dir in ["examples", "Tests/Fixtures"] {
+            let path = CLI.repoRoot + "/" + dir
+            let files = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".mm") }.sorted()
+            #expect(!files.isEmpty, "\(dir)")
+            for f in files {
+                let r = try CLI.run(["run", path + "/" + f])
+                #expect(!r.crashed && (r.exitCode == 0 || r.exitCode == 1), "\(dir)/\(f): \(r)")
+                if dir == "Tests/Fixtures" { #expect(r.exitCode == 0, "\(f): \(r)") }
+            }
+        }
+    }
+}
+
