@@ -35,6 +35,36 @@ struct ModelFlags: ParsableArguments {
         o.skipMremapRmapLock = testSkipMremapRmapLock
         return o
     }
+    /// The flags as the code a schedule token records (ScheduleToken.modelOptions):
+    /// bits 0–1 the forced pin policy (0: none forced), bits 2–3 the forced syscall
+    /// lock, bit 4 the mremap rmap-lock skip.
+    var code: UInt64 {
+        var c: UInt64 = 0
+        if let p = pinPolicy { c |= UInt64(AnonVmaPinPolicy.allCases.firstIndex(of: p)! + 1) }
+        if let l = syscallLock { c |= UInt64(ScenarioSyscallLock.allCases.firstIndex(of: l)! + 1) << 2 }
+        if testSkipMremapRmapLock { c |= 1 << 4 }
+        return c
+    }
+
+    /// The flags a code stands for, as command-line arguments (nil: not a code we write).
+    static func arguments(ofCode c: UInt64) -> String? {
+        guard c < 1 << 5 else { return nil }
+        var f = ModelFlags()
+        let pin = Int(c & 3), lock = Int(c >> 2 & 3)
+        guard pin <= AnonVmaPinPolicy.allCases.count, lock <= ScenarioSyscallLock.allCases.count else { return nil }
+        f.pinPolicy = pin == 0 ? nil : AnonVmaPinPolicy.allCases[pin - 1]
+        f.syscallLock = lock == 0 ? nil : ScenarioSyscallLock.allCases[lock - 1]
+        f.testSkipMremapRmapLock = c & 1 << 4 != 0
+        return f.replayArguments
+    }
+
+    /// `token` with these flags recorded in it.
+    func stamp(_ token: String) -> String {
+        guard var t = try? ScheduleToken(decoding: token) else { return token }
+        t.modelOptions = code
+        return t.encoded
+    }
+
     var replayArguments: String {
         var s = ""
         if let pinPolicy { s += " --pin-policy \(pinPolicy.rawValue)" }
@@ -91,7 +121,7 @@ struct Explore: ParsableCommand {
                                  progress: showProgress ? { p in
                                      FileHandleOut.out("  … \(p.schedulesRun)/\(p.schedulesPlanned) schedules, \(Int(p.schedulesPerSecond))/s, \(p.failingSchedules) failing")
                                  } : nil)
-        let replayCommand = report.firstFailure.map { "mmlab replay \(file) --schedule \($0.token)\(model.replayArguments)" }
+        let replayCommand = report.firstFailure.map { "mmlab replay \(file) --schedule \(model.stamp($0.token))\(model.replayArguments)" }
         if json {
             var obj: [(String, JSONValue)] = [
                 ("schedules", .int(report.schedulesRun)),
@@ -101,11 +131,11 @@ struct Explore: ParsableCommand {
                 ("schedules_per_second", .double(report.schedulesPerSecond)),
                 ("violations", .array(report.violations.map {
                     .object([("kind", .string($0.violation.kind.rawValue)), ("message", .string($0.violation.message)),
-                             ("count", .int($0.count)), ("token", .string($0.firstToken))])
+                             ("count", .int($0.count)), ("token", .string(model.stamp($0.firstToken)))])
                 })),
             ]
             if let f = report.firstFailure {
-                obj.append(("first", .object([("schedule", .int(report.firstFailureSchedule ?? 0)), ("token", .string(f.token)),
+                obj.append(("first", .object([("schedule", .int(report.firstFailureSchedule ?? 0)), ("token", .string(model.stamp(f.token))),
                                               ("replay", .string(replayCommand ?? "")), ("trace", traceJSON(f.trace))])))
             } else {
                 obj.append(("first", .null))
@@ -144,6 +174,13 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let scenario = loadScenario(file)
+        // Replay is exact or refuses: the token records the model flags it ran with.
+        if let t = try? ScheduleToken(decoding: schedule), t.modelOptions != model.code {
+            let recorded = ModelFlags.arguments(ofCode: t.modelOptions).map { $0.isEmpty ? "no model flags" : "'\($0.dropFirst())'" }
+                ?? "unknown model options \(t.modelOptions)"
+            let given = model.replayArguments.isEmpty ? "none" : "'\(model.replayArguments.dropFirst())'"
+            failBadInput("--schedule: the token was recorded with \(recorded); this replay gives \(given): pass the same flags")
+        }
         let outcome: ExecutionOutcome
         do {
             outcome = try replay(token: schedule, body: ScenarioRunner.explorationBody(scenario, options: model.runOptions))

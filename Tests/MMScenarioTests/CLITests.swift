@@ -480,5 +480,19 @@ extension CLITests {
             }
         }
     }
+
+    /// Item: replay is exact or refuses. A token records the model flags it was explored
+    /// with; a replay with other flags is bad input (exit 2), not a silent "no violation".
+    @Test func replayWithOtherModelFlagsRefuses() throws {
+        let r = try CLI.run(["explore", CLI.example("seed-race-fork"), "--pin-policy", "none", "--strategy", "dfs", "--schedules", "20000"])
+        let line = try #require(r.stdoutLines.first { $0.hasPrefix("replay: ") }, "\(r)")
+        let parts = line.split(separator: " ").map(String.init)
+        let token = try #require(parts.firstIndex(of: "--schedule").map { parts[$0 + 1] })
+        for flags in [[], ["--pin-policy", "refcount"], ["--pin-policy", "none", "--syscall-lock", "held"]] {
+            let again = try CLI.run(["replay", CLI.example("seed-race-fork"), "--schedule", token] + flags)
+            #expect(again.exitCode == 2, "\(flags): \(again)")
+            #expect(again.stderr.contains("recorded with '--pin-policy none'"), "\(again)")
+        }
+    }
 }
 
