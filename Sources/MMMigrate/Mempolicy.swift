@@ -134,22 +134,41 @@ extension Migrator {
         return k == 0 ? .done : .notMigrated(k)
     }
 
-    /// The `migrate_kernel` statement: find the frame mapped at `addr` under the
-    /// page-table lock only, isolate it as compaction would, and migrate it in kernel
-    /// context — no mmap_lock, no reference on the mm — to `node` (default: the next
-    /// node). Does nothing if nothing is mapped there when it looks.
-    public func migrateKernel(target name: String, address addr: UInt64, node: Int?) -> SyscallResult {
+    /// The `migrate_kernel` statement: find the frames mapped in [addr, addr+length)
+    /// under the page-table lock only, isolate them as compaction would, and migrate
+    /// them in kernel context — no mmap_lock, no reference on the mm — to `node`
+    /// (default: the next node after each page's), in `mode`, `batch` pages unmapped at
+    /// a time. Pages not mapped when it looks are skipped. One page: a failure is the
+    /// call's errno; several: ret is the number not migrated, ENOMEM the errno.
+    public func migrateKernel(target name: String, address addr: UInt64, length: UInt64 = 4096, node: Int?,
+                              mode: MigrateMode = .sync, batch: Int = 1) -> SyscallResult {
         guard let target = machine.process(name) else { return .error(.ESRCH) }
-        if let node, node < 0 || node >= machine.config.nodes { return .error(.ENODEV) }
+        if let node, !nodeHasMemory(node) { return .error(.ENODEV) }
         let phys = machine.phys
-        guard let pfn = machine.frameMapped(target.mm, addr & ~4095) else { return SyscallResult(ret: 0, errno: nil, status: nil) }
-        let dst = node ?? (phys.nodeOf(pfn) + 1) % machine.config.nodes
-        guard phys.lruOf(pfn).isolate(pfn) else { return .error(.EBUSY) }
-        let r = migratePages([pfn], allocate: { _ in phys.allocPage(node: dst, fallback: false) },
-                             mode: .sync, reason: .compaction, context: .kernel)
-        switch r.outcomes[pfn] {
-        case .failed(let e)?: return SyscallResult(ret: r.notMigrated, errno: e, status: nil)
-        default: return SyscallResult(ret: 0, errno: nil, status: nil)
+        var byNode: [(node: Int, pfns: [PFN])] = []
+        var busy = 0
+        var a = addr & ~4095
+        while a < addr &+ length && a < userAddressLimit {
+            defer { a += 4096 }
+            guard let pfn = machine.frameMapped(target.mm, a) else { continue }
+            let dst = node ?? (phys.nodeOf(pfn) + 1) % machine.config.nodes
+            guard phys.lruOf(pfn).isolate(pfn) else { busy += 1; continue }
+            if let i = byNode.firstIndex(where: { $0.node == dst }) { byNode[i].pfns.append(pfn) } else { byNode.append((dst, [pfn])) }
         }
+        let single = length <= 4096
+        if single && busy > 0 { return .error(.EBUSY) }
+        var engine = self
+        engine.batchSize = max(1, batch)
+        var notMigrated = busy
+        for (dst, pfns) in byNode {
+            let r = engine.migratePages(pfns, allocate: { _ in phys.allocPage(node: dst, fallback: false) },
+                                        mode: mode, reason: .compaction, context: .kernel)
+            if single, case .failed(let e)? = r.outcomes[pfns[0]] {
+                return SyscallResult(ret: r.notMigrated, errno: e, status: nil)
+            }
+            if r.outOfMemory { return .error(.ENOMEM) }
+            notMigrated += r.notMigrated
+        }
+        return SyscallResult(ret: notMigrated, errno: nil, status: nil)
     }
 }

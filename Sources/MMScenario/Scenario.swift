@@ -203,12 +203,19 @@ public enum Op: Sendable, Equatable {
     case offline(node: Int, block: Int)
     /// `online node=N block=B`.
     case online(node: Int, block: Int)
-    /// `migrate_kernel P ADDR [node=N]` — kernel-context migration of the page mapped
-    /// at ADDR to node N (nil: the next node).
-    case migrateKernel(proc: String, addr: UInt64, node: Int?)
+    /// `migrate_kernel P ADDR [LEN] [node=N] [mode=async|sync-light|sync] [batch=N]` —
+    /// kernel-context migration of the pages mapped in [ADDR, ADDR+LEN) (LEN default
+    /// 4K) to node N (nil: each page's next node), in `mode` (default sync), `batch`
+    /// pages unmapped before any is copied (default 1: page at a time).
+    case migrateKernel(proc: String, addr: UInt64, length: UInt64, node: Int?, mode: String, batch: Int)
     /// `policy KEY=VALUE` — one model option (see `PolicySetting`).
     case policy(PolicySetting)
     // MARK: statements — fidelity (migration, NUMA calls)
+    /// `writeback P ADDR` — start writeback of the page mapped at ADDR (PG_writeback
+    /// set, an I/O reference held) until `writeback_end P ADDR`.
+    case writeback(proc: String, addr: UInt64)
+    /// `writeback_end P ADDR` — end it: clear PG_writeback, wake the waiters.
+    case writebackEnd(proc: String, addr: UInt64)
 
     // MARK: statements — robustness (limits, OOM)
 
@@ -250,6 +257,8 @@ public enum Op: Sendable, Equatable {
         case .migrateKernel: "migrate_kernel"
         case .policy: "policy"
         // MARK: statements — fidelity (migration, NUMA calls)
+        case .writeback: "writeback"
+        case .writebackEnd: "writeback_end"
 
         // MARK: statements — robustness (limits, OOM)
 

@@ -72,6 +72,9 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// Results of `verify` statements that failed.
     public private(set) var failedVerifies = 0
     private let resultLock = PlainLock()
+    /// Pages under writeback started by `writeback` lines, by process and page address
+    /// (under resultLock; bookkeeping only, never held across a model lock).
+    private var writebacks: [String: [UInt64: PFN]] = [:]
 
     public init(_ scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -172,8 +175,9 @@ public final class ScenarioRunner: @unchecked Sendable {
             apply(migrator.movePages(target: p, caller: caller, addresses: addrs, nodes: nil, flags: [.move]), &r)
         case let .migratePages(p, from, to, caller):
             apply(migrator.migratePagesSyscall(target: p, caller: caller, from: from, to: to), &r)
-        case let .migrateKernel(p, addr, node):
-            apply(migrator.migrateKernel(target: p, address: addr, node: node), &r)
+        case let .migrateKernel(p, addr, length, node, mode, batch):
+            apply(migrator.migrateKernel(target: p, address: addr, length: length, node: node,
+                                         mode: MigrateMode(rawValue: mode) ?? .sync, batch: batch), &r)
         case .policy(let setting):
             applyPolicy(setting)
         case .threads(let blocks):
@@ -181,6 +185,8 @@ public final class ScenarioRunner: @unchecked Sendable {
                 (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })
             })
         // MARK: statements — fidelity (migration, NUMA calls)
+        case let .writeback(p, addr): try startWriteback(p, addr)
+        case let .writebackEnd(p, addr): try endWriteback(p, addr)
 
         // MARK: statements — robustness (limits, OOM)
 
@@ -195,6 +201,23 @@ public final class ScenarioRunner: @unchecked Sendable {
         case .compact, .offline, .online:
             preconditionFailure("rejected by validate()")
         }
+    }
+
+    /// `writeback P ADDR`.
+    private func startWriteback(_ p: String, _ addr: UInt64) throws(Errno) {
+        let page = addr & ~4095
+        if resultLock.withLock({ writebacks[p]?[page] != nil }) { throw .EBUSY }
+        switch migrator.startWriteback(try mm(p), page) {
+        case .success(let pfn): resultLock.withLock { writebacks[p, default: [:]][page] = pfn }
+        case .failure(let e): throw e
+        }
+    }
+
+    /// `writeback_end P ADDR` (works after P's exit too: the I/O outlives the process).
+    private func endWriteback(_ p: String, _ addr: UInt64) throws(Errno) {
+        let pfn: PFN? = resultLock.withLock { writebacks[p]?.removeValue(forKey: addr & ~4095) }
+        guard let pfn else { throw .EINVAL }
+        migrator.endWriteback(pfn)
     }
 
     private func applyPolicy(_ setting: PolicySetting) {

@@ -45,4 +45,37 @@ extension LineParser {
             throw error("unknown policy \(ScenarioParser.show(key))")
         }
     }
+
+    /// `migrate_kernel PROC ADDR [LEN] [node=N] [mode=async|sync-light|sync] [batch=N]`.
+    func migrateKernelStatement(_ tokens: ArraySlice<String>) throws(ScenarioError) -> Op {
+        let usage = "migrate_kernel PROC ADDR [LEN] [node=N] [mode=async|sync-light|sync] [batch=N]"
+        let args = try splitArgs("migrate_kernel", tokens, keys: ["node", "mode", "batch"])
+        try expectPositional(args, 2, names: ["process name", "address"], usage: usage, orMore: true)
+        if args.positional.count > 3 {
+            throw error("unexpected argument \(ScenarioParser.show(args.positional[3])) (usage: \(usage))")
+        }
+        let proc = try process(args.positional[0])
+        var addr: UInt64, length: UInt64 = 4096
+        if args.positional.count == 3 {
+            (addr, length) = try range(args.positional[1], args.positional[2])
+        } else {
+            addr = try address(args.positional[1])
+        }
+        let node = try args.keyed["node"].map { v throws(ScenarioError) in try anyNode(v) }
+        let mode = args.keyed["mode"] ?? "sync"
+        guard ["async", "sync-light", "sync"].contains(mode) else {
+            throw error("bad mode \(ScenarioParser.show(mode)): expected async, sync-light or sync")
+        }
+        let batch = try args.keyed["batch"].map { v throws(ScenarioError) in try int(v, "batch", 1...512) } ?? 1
+        return .migrateKernel(proc: proc, addr: addr, length: length, node: node, mode: mode, batch: batch)
+    }
+
+    /// `writeback PROC ADDR` / `writeback_end PROC ADDR`.
+    func writebackStatement(_ keyword: String, _ tokens: ArraySlice<String>) throws(ScenarioError) -> Op {
+        let args = try splitArgs(keyword, tokens, keys: [])
+        try expectPositional(args, 2, names: ["process name", "address"], usage: "\(keyword) PROC ADDR")
+        let proc = try process(args.positional[0])
+        let addr = try address(args.positional[1])
+        return keyword == "writeback" ? .writeback(proc: proc, addr: addr) : .writebackEnd(proc: proc, addr: addr)
+    }
 }

@@ -145,12 +145,7 @@ extension LineParser {
             return keyword == "offline" ? .offline(node: node, block: Int(b)) : .online(node: node, block: Int(b))
 
         case "migrate_kernel":
-            let args = try splitArgs(keyword, tokens, keys: ["node"])
-            try expectPositional(args, 2, names: ["process name", "address"], usage: "migrate_kernel PROC ADDR [node=N]")
-            let proc = try process(args.positional[0])
-            let addr = try address(args.positional[1])
-            let node = try args.keyed["node"].map { v throws(ScenarioError) in try anyNode(v) }
-            return .migrateKernel(proc: proc, addr: addr, node: node)
+            return try migrateKernelStatement(tokens)
 
         case "policy":
             let keys = LineParser.policyKeys
@@ -162,6 +157,8 @@ extension LineParser {
             return .policy(try policySetting(key, value))
 
         // MARK: statements — fidelity (migration, NUMA calls)
+        case "writeback", "writeback_end":
+            return try writebackStatement(keyword, tokens)
 
         // MARK: statements — robustness (limits, OOM)
 

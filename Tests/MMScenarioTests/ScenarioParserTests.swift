@@ -115,12 +115,12 @@ private let head = "machine nodes=2 node_mem=64M block=16M\nprocess A\n"  // lin
         .init(line: 22, op: .compact(node: 1, order: 9, mode: "async")),
         .init(line: 23, op: .offline(node: 0, block: 2)),
         .init(line: 24, op: .online(node: 0, block: 2)),
-        .init(line: 25, op: .migrateKernel(proc: "A", addr: 0x2010_0000, node: nil)),
-        .init(line: 26, op: .migrateKernel(proc: "A", addr: 0x2010_0000, node: 0)),
+        .init(line: 25, op: .migrateKernel(proc: "A", addr: 0x2010_0000, length: 4096, node: nil, mode: "sync", batch: 1)),
+        .init(line: 26, op: .migrateKernel(proc: "A", addr: 0x2010_0000, length: 4096, node: 0, mode: "sync", batch: 1)),
         .init(line: 27, op: .policy(.pin(.seedV2))),
         .init(line: 29, op: .threads([
             ThreadBlock(name: "T1", line: 29, statements: [
-                .init(line: 30, op: .migrateKernel(proc: "A", addr: 0x2010_0000, node: nil)),
+                .init(line: 30, op: .migrateKernel(proc: "A", addr: 0x2010_0000, length: 4096, node: nil, mode: "sync", batch: 1)),
                 .init(line: 31, op: .touch(proc: "B", addr: 0x1000_0000, length: 4096)),
             ]),
             ThreadBlock(name: "T2", line: 34, statements: [
