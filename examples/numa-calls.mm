@@ -3,8 +3,9 @@
 #
 #   mmlab run examples/numa-calls.mm
 #
-# outcome (explore --strategy dfs --preemptions 2, first violation per --pin-policy):
-#   none=clean seed-v2=clean refcount=clean
+# outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
+# failing schedule shows, or clean; a+b: every distinct kind with --keep-going):
+#   none=clean seed-v2=rcu-imbalance refcount=clean
 machine nodes=2 node_mem=16M block=4M
 process A uid=1000
 process B uid=1000

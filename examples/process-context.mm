@@ -13,8 +13,9 @@
 #   mmlab explore examples/process-context.mm --strategy dfs --preemptions 2 --syscall-lock held   # no violation
 #   mmlab explore examples/process-context.mm --strategy dfs --preemptions 2 --pin-policy refcount # no violation
 #
-# outcome (explore --strategy dfs --preemptions 2, first violation per --pin-policy):
-#   none=use-after-free seed-v2=leak refcount=clean
+# outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
+# failing schedule shows, or clean; a+b: every distinct kind with --keep-going):
+#   none=use-after-free seed-v2=rcu-imbalance refcount=clean
 # outcome with --syscall-lock held:
 #   none=clean seed-v2=clean refcount=clean
 machine nodes=2 node_mem=8M block=4M

@@ -9,8 +9,9 @@
 #   mmlab explore examples/writeback-race.mm --strategy dfs --preemptions 2
 #   mmlab explore examples/writeback-race.mm --strategy dfs --preemptions 2 --pin-policy refcount
 #
-# outcome (explore --strategy dfs --preemptions 2, first violation per --pin-policy):
-#   none=use-after-free seed-v2=use-after-free refcount=clean
+# outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
+# failing schedule shows, or clean; a+b: every distinct kind with --keep-going):
+#   none=use-after-free seed-v2=rcu-imbalance refcount=clean
 machine nodes=2 node_mem=8M block=4M
 policy pin=none
 process A

@@ -141,6 +141,9 @@ public struct Migrator: Sendable {
         var retry = pages
         var pass = 0
         var outOfMemory = false
+        // RCU read-side sections the seed's anon_vma_hold left open (it never calls
+        // rcu_read_unlock); migration sleeps inside them.
+        var rcuOpen = 0
         // Linux 6.3+: a batch is unmapped as a whole (one TLB flush), copied, then
         // remapped; batchSize 1 is the classic page-at-a-time engine. Results agree.
         while pass < Self.maxPasses && !retry.isEmpty && !outOfMemory {
@@ -175,6 +178,7 @@ public struct Migrator: Sendable {
                                       holdingOthers: false) {
                     case .unmapped(var f):
                         copyStage(&f)
+                        if f.pin?.policy == .seedV2 { rcuOpen += 1 }
                         record(pfn, remapStage(f))
                     case .done(let rc):
                         record(pfn, rc)
@@ -198,7 +202,10 @@ public struct Migrator: Sendable {
                     }
                 }
                 for j in inFlight.indices { copyStage(&inFlight[j]) }
-                for f in inFlight { record(f.old, remapStage(f)) }
+                for f in inFlight {
+                    if f.pin?.policy == .seedV2 { rcuOpen += 1 }
+                    record(f.old, remapStage(f))
+                }
             }
             if outOfMemory {
                 for p in retry[i...] { result.outcomes[p] = .failed(.ENOMEM) }
@@ -227,6 +234,10 @@ public struct Migrator: Sendable {
         vm.add(.pgmigrateSuccess, Int64(result.succeeded))
         vm.add(.pgmigrateFail, Int64(result.notMigrated))
         vm.add(reason.counter, Int64(result.succeeded))
+        if rcuOpen > 0 {
+            machine.violations.report(Violation(.rcuImbalance,
+                "migration ended with \(rcuOpen) RCU read-side section\(rcuOpen == 1 ? "" : "s") open: the seed's anon_vma_hold never calls rcu_read_unlock"))
+        }
         onEvent?(.end(succeeded: result.succeeded, failed: result.notMigrated, passes: pass))
         return result
     }

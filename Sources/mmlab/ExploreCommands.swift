@@ -157,7 +157,10 @@ struct Explore: ParsableCommand {
             }
             if report.violations.count > 1 || keepGoing {
                 FileHandleOut.out("distinct violations: \(report.violations.count) in \(report.failingSchedules) failing schedules")
-                for v in report.violations { FileHandleOut.out("  \(v.count)× \(v.violation)") }
+                for v in report.violations {
+                    FileHandleOut.out("  \(v.count)× \(v.violation)")
+                    FileHandleOut.out("      first seen: mmlab replay \(file) --schedule \(model.stamp(v.firstToken))\(model.replayArguments)")
+                }
             }
             if report.violations.isEmpty && report.firstFailure == nil { FileHandleOut.out("no violation found") }
         }
