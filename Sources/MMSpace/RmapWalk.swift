@@ -157,14 +157,15 @@ extension Machine {
             let ref = a.seedRef
             Sched.note("release \(pin.ref) (seed ref \(ref), \(empty ? "freeing" : "keeping"))")
             a.lock.unlock()
-            if !live && a.isAllocated {
-                violations.report(Violation(.useAfterFree, "anon_vma_release through stale \(pin.ref): slot reused as \(a.ref), its ref driven to \(ref)"))
+            if !live {
+                if a.isAllocated {
+                    violations.report(Violation(.useAfterFree, "anon_vma_release through stale \(pin.ref): slot reused as \(a.ref), its ref driven to \(ref)\(empty ? " and freed" : "")"))
+                } else if !empty {
+                    violations.report(Violation(.useAfterFree, "anon_vma_release: \(pin.ref) used after free (ref \(ref))"))
+                }
             }
             guard empty else { return }
-            if a.isAllocated && live {
-                slab.free(a)
-            } else if a.isAllocated {
-                violations.report(Violation(.useAfterFree, "anon_vma_release through stale \(pin.ref) frees \(a.ref) of another owner"))
+            if a.isAllocated {
                 slab.free(a)
             } else {
                 violations.report(Violation(.doubleFree, "anon_vma_release frees \(pin.ref) again (ref \(ref)): already freed"))

@@ -221,10 +221,10 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.stderr.isEmpty, "\(r)")
         #expect(r.stdout.contains("verdict: OK"), "\(r)")
-        #expect(r.stdoutLines.contains("line 14: move_pages → 0 status [1, -2, -14]"), "\(r)")
-        #expect(r.stdoutLines.contains("line 17: move_pages → 2 status [null, null, null]"), "\(r)")
-        #expect(r.stdoutLines.contains("line 27: move_pages → -1 EPERM"), "\(r)")
-        #expect(r.stdoutLines.contains("line 36: verify ok"), "\(r)")
+        #expect(r.stdoutLines.contains("line 18: move_pages → 0 status [1, -2, -14]"), "\(r)")
+        #expect(r.stdoutLines.contains("line 21: move_pages → 2 status [null, null, null]"), "\(r)")
+        #expect(r.stdoutLines.contains("line 31: move_pages → -1 EPERM"), "\(r)")
+        #expect(r.stdoutLines.contains("line 40: verify ok"), "\(r)")
         #expect(r.stdout.contains("buddyinfo (free blocks per order 0…10):"))
         #expect(r.stdout.contains("  Node 0, zone   Normal "))
         #expect(r.stdout.contains("pgmigrate_success"))
@@ -237,11 +237,11 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
         #expect(lines.count == 24, "23 statements + the summary: \(r)")
         let objects = lines.compactMap { parseJSON($0) }
         #expect(objects.count == lines.count)
-        #expect(lines.first == #"{"line":6,"op":"process","ret":0,"errno":null}"#)
-        #expect(lines.contains(#"{"line":17,"op":"move_pages","ret":2,"errno":null,"status":[null,null,null]}"#))
-        #expect(lines.contains(#"{"line":20,"op":"move_pages","ret":-1,"errno":"ENODEV","status":[1,null]}"#))
-        #expect(lines.contains(#"{"line":27,"op":"move_pages","ret":-1,"errno":"EPERM"}"#))
-        #expect(lines.dropLast().last == #"{"line":36,"op":"verify","ok":true,"violations":[]}"#)
+        #expect(lines.first == #"{"line":10,"op":"process","ret":0,"errno":null}"#)
+        #expect(lines.contains(#"{"line":21,"op":"move_pages","ret":2,"errno":null,"status":[null,null,null]}"#))
+        #expect(lines.contains(#"{"line":24,"op":"move_pages","ret":-1,"errno":"ENODEV","status":[1,null]}"#))
+        #expect(lines.contains(#"{"line":31,"op":"move_pages","ret":-1,"errno":"EPERM"}"#))
+        #expect(lines.dropLast().last == #"{"line":40,"op":"verify","ok":true,"violations":[]}"#)
         for o in objects.dropLast() {
             #expect(o["line"] is Int && o["op"] is String, "\(o)")
         }
@@ -263,10 +263,10 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
         #expect(r.exitCode == 0, "\(r)")
         let lines = r.stdoutLines
         // Real threads: the migration may come after the exit (then its target is gone).
-        #expect(lines.contains(#"{"line":15,"op":"migrate_kernel","thread":"T1","ret":0,"errno":null}"#)
-                || lines.contains(#"{"line":15,"op":"migrate_kernel","thread":"T1","ret":-1,"errno":"ESRCH"}"#), "\(r)")
-        #expect(lines.contains(#"{"line":18,"op":"exit","thread":"T2","ret":0,"errno":null}"#), "\(r)")
-        #expect(lines.suffix(2).first == #"{"line":20,"op":"verify","ok":true,"violations":[]}"#, "\(r)")
+        #expect(lines.contains(#"{"line":19,"op":"migrate_kernel","thread":"T1","ret":0,"errno":null}"#)
+                || lines.contains(#"{"line":19,"op":"migrate_kernel","thread":"T1","ret":-1,"errno":"ESRCH"}"#), "\(r)")
+        #expect(lines.contains(#"{"line":22,"op":"exit","thread":"T2","ret":0,"errno":null}"#), "\(r)")
+        #expect(lines.suffix(2).first == #"{"line":24,"op":"verify","ok":true,"violations":[]}"#, "\(r)")
         #expect(lines.last?.hasSuffix(#""verify":{"ok":true,"violations":[]}}"#) == true, "\(r)")
     }
 
