@@ -1,6 +1,10 @@
 # munmap racing a kernel-context migration of a page in the unmapped range.
 #
 #   mmlab explore examples/munmap-race.mm --strategy dfs --preemptions 2
+#
+# outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
+# failing schedule shows, or clean; a+b: every distinct kind with --keep-going):
+#   none=clean seed-v2=rcu-imbalance refcount=clean
 machine nodes=2 node_mem=8M block=4M
 policy pin=refcount
 process A

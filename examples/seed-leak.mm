@@ -1,14 +1,15 @@
-# The seed as posted (pin=seed-v2), one migrator racing the owner's exit. Two outcomes:
-#  - leak: anon_vma_release's test is inverted, so the last release of an anon_vma
-#    whose owner exited during migration never frees it;
-#  - use-after-free: in other interleavings the exit frees the anon_vma while the
-#    migration still holds it, and the remap walks a freed anon_vma.
-# Which is found first depends on the strategy (seed 1, measured):
-#   mmlab explore examples/seed-leak.mm --strategy dfs      # leak first (schedule 16);
-#        --keep-going covers all 181 schedules ≤ 2 preemptions: 20 leak, 12 use-after-free
-#   mmlab explore examples/seed-leak.mm --strategy pct      # leak first (schedule 6)
-#   mmlab explore examples/seed-leak.mm --strategy random   # use-after-free first (schedule 1);
-#        over 2000 schedules: 315 use-after-free, 74 leak
+# The seed's own bug with a single migrator: anon_vma_release's test is inverted, so the
+# last release of an anon_vma whose owner exited during migration never frees it. (The
+# seed's other bugs show too: rcu-imbalance in every schedule that pins, and the
+# double free of examples/seed-double-free.mm; --keep-going lists each.)
+#
+#   mmlab explore examples/seed-leak.mm --strategy dfs --preemptions 2 --keep-going
+#
+# outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
+# failing schedule shows, or clean; a+b: every distinct kind with --keep-going):
+#   none=use-after-free seed-v2=rcu-imbalance refcount=clean
+# outcome with --keep-going:
+#   seed-v2=rcu-imbalance+leak+use-after-free+double-free
 machine nodes=2 node_mem=8M block=4M
 policy pin=seed-v2
 process A

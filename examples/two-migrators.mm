@@ -4,6 +4,10 @@
 # or, with one migrator done before the exit, the last release never frees: a leak.
 #
 #   mmlab explore examples/two-migrators.mm --strategy pct --depth 3 --schedules 2000
+#
+# outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
+# failing schedule shows, or clean; a+b: every distinct kind with --keep-going):
+#   none=use-after-free seed-v2=rcu-imbalance refcount=clean
 machine nodes=2 node_mem=8M block=4M
 policy pin=seed-v2
 process A

@@ -1,4 +1,4 @@
-// The invariant checker (DESIGN §1.8). Run at a quiet point — no model thread running —
+// The invariant checker (the invariants are listed in docs/ARCHITECTURE.md, Checking). Run at a quiet point — no model thread running —
 // it walks every page table, page descriptor, free list and anon_vma and returns every
 // broken invariant with the PFN, process and address involved. It also returns the
 // violations the model itself reported while running (use-after-free, stale entries).
@@ -136,6 +136,7 @@ public enum Checker {
                 out.append(Violation(.useAfterFree, "\(a.ref) lists \(v), which its address space no longer has"))
             }
         }
+        checkBlindSpots(machine, &out)
         return out
     }
 

@@ -13,6 +13,8 @@
 //     runs     ...       run-length coded choices, until `count` are produced:
 //                        varint((runLength − 1) << 4 | min(thread, 15)),
 //                        then varint(thread − 15) if thread ≥ 15
+//     model    varint    optional: the model options the run used (ModelFlags code
+//                        of the command line; absent = 0, none forced)
 //     check    u32 LE    FNV-1a over every byte before it
 //
 // Only decisions with several runnable threads are choices, and consecutive equal
@@ -28,6 +30,9 @@ public struct ScheduleToken: Hashable, Sendable {
     public var maxSteps: Int
     /// The thread chosen at each decision where more than one thread was runnable.
     public var choices: [Int]
+    /// The model options the execution ran with, as a code the caller defines (the
+    /// command line's model flags): a replay with other options is not this run.
+    public var modelOptions: UInt64 = 0
 
     public init(descriptor: StrategyDescriptor, executionIndex: UInt64, maxSteps: Int, choices: [Int]) {
         self.descriptor = descriptor
@@ -82,6 +87,7 @@ public struct ScheduleToken: Hashable, Sendable {
             if t >= 15 { w.varint(t - 15) }
             i += run
         }
+        if modelOptions != 0 { w.varint(modelOptions) }
         let check = fnv1a(w.bytes)
         for shift in stride(from: 0, to: 32, by: 8) { w.bytes.append(UInt8(truncatingIfNeeded: check >> UInt32(shift))) }
         return Base64URL.encode(w.bytes)
@@ -131,12 +137,14 @@ public struct ScheduleToken: Hashable, Sendable {
             }
             runs.append((Int(thread), Int(head >> 4) + 1))
         }
+        let model = r.position < body.count ? try r.varint("model options", limit: Self.maxParameter) : 0
         guard r.position == body.count else { throw .trailingBytes(body.count - r.position) }
         var choices: [Int] = []
         choices.reserveCapacity(Int(count))
         for run in runs { choices.append(contentsOf: repeatElement(run.thread, count: run.length)) }
         self.init(descriptor: StrategyDescriptor(kind: kind, seed: seed, depth: Int(depth), preemptionBound: Int(bound)),
                   executionIndex: index, maxSteps: Int(maxSteps), choices: choices)
+        modelOptions = model
     }
 }
 

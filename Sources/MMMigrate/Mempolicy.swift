@@ -21,9 +21,15 @@ public struct SyscallResult: Sendable, Equatable {
     /// The return value (0 or pages not migrated); meaningless when `errno` is set.
     public var ret: Int
     public var errno: Errno?
-    /// move_pages' status array: a node, or a negative errno.
-    public var status: [Int]?
+    /// move_pages' status array: a node, or a negative errno; nil where Linux writes
+    /// nothing (the caller's array keeps its initial value).
+    public var status: [Int?]?
     public static func error(_ e: Errno) -> SyscallResult { SyscallResult(ret: -1, errno: e, status: nil) }
+    public init(ret: Int, errno: Errno?, status: [Int?]?) {
+        self.ret = ret
+        self.errno = errno
+        self.status = status
+    }
 }
 
 extension Migrator {
@@ -34,161 +40,133 @@ extension Migrator {
         caller === target || caller.privileged || caller.uid == target.uid
     }
 
-    /// move_pages(pid, count, pages, nodes, status, flags). With `nodes == nil` it only
-    /// reports where each page is (Linux: do_pages_stat).
-    public func movePages(target name: String, caller callerName: String? = nil, addresses: [UInt64],
-                          nodes: [Int]?, flags: MPolFlags) -> SyscallResult {
-        let flagsKnown: MPolFlags = [.move, .moveAll]
-        // Linux's order (kernel_move_pages): flags, the caller's privilege for MOVE_ALL,
-        // then the target (find_mm_struct: ESRCH, then the ptrace-style check).
-        guard flagsKnown.isSuperset(of: flags) else { return .error(.EINVAL) }
-        let callerProcess = callerName.flatMap { machine.process($0) }
-        if callerName != nil, callerProcess == nil { return .error(.ESRCH) }
-        let callerPrivileged = callerProcess?.privileged ?? machine.process(name)?.privileged ?? false
-        if flags.contains(.moveAll), !callerPrivileged { return .error(.EPERM) }
-        guard let target = machine.process(name) else { return .error(.ESRCH) }
-        let caller = callerProcess ?? target
-        guard Self.mayAccess(caller: caller, target: target) else { return .error(.EPERM) }
-        if let nodes {
-            guard nodes.count == addresses.count else { return .error(.EINVAL) }
-            for n in nodes where n < 0 || n >= machine.config.nodes { return .error(.ENODEV) }
-        }
-        let mm = target.mm
-        guard machine.mmgetNotZero(mm) else { return .error(.ESRCH) }
-        defer { machine.mmput(mm) }
-        mm.mmapLock.readLock()
-        defer { mm.mmapLock.unlock() }
-        guard let nodes else { return SyscallResult(ret: 0, errno: nil, status: addresses.map { pageStatus(mm, $0) }) }
-        return doPagesMove(mm, addresses, nodes, flags)
-    }
-
-    /// Where the page at `addr` is: its node, -EFAULT outside any VMA, -ENOENT if not
-    /// present (Linux: do_pages_stat_array). Caller holds the mmap_lock.
-    func pageStatus(_ mm: MM, _ addr: UInt64) -> Int {
-        guard addr < userAddressLimit, mm.findVMA(addr) != nil else { return -Int(Errno.EFAULT.rawValue) }
-        let pte = machine.pte(mm, addr)
-        if pte.isZeroPage { return -Int(Errno.EFAULT.rawValue) }   // Linux 6.x do_pages_stat_array: is_zero_folio
-        if pte.isPresent || pte.isMigration { return machine.phys.nodeOf(pte.pfn) }
-        return -Int(Errno.ENOENT.rawValue)
-    }
-
-    /// Linux: do_pages_move: isolate each page, then migrate per target node.
-    /// Caller holds the mmap_lock for reading (process context).
-    private func doPagesMove(_ mm: MM, _ addresses: [UInt64], _ nodes: [Int], _ flags: MPolFlags) -> SyscallResult {
-        let phys = machine.phys, pages = phys.pages
-        var status = [Int](repeating: 0, count: addresses.count)
-        var byNode: [Int: [(index: Int, pfn: PFN)]] = [:]
-        var isolated = Set<PFN>()
-        for (i, addr) in addresses.enumerated() {
-            let target = nodes[i]
-            guard addr < userAddressLimit, mm.findVMA(addr & ~4095) != nil else { status[i] = -Int(Errno.EFAULT.rawValue); continue }
-            let pte = machine.pte(mm, addr & ~4095)
-            // Linux 6.x __add_folio_for_migration: the zero page is -EFAULT.
-            if pte.isZeroPage { status[i] = -Int(Errno.EFAULT.rawValue); continue }
-            guard pte.isPresent else {
-                status[i] = pte.isMigration ? -Int(Errno.EBUSY.rawValue) : -Int(Errno.ENOENT.rawValue)
-                continue
-            }
-            let pfn = pte.pfn
-            if phys.nodeOf(pfn) == target { status[i] = target; continue }
-            if isolated.contains(pfn) {   // the same page listed twice
-                byNode[target, default: []].append((i, pfn))
-                continue
-            }
-            if pages.mapcount(pfn) > 1, !flags.contains(.moveAll) { status[i] = -Int(Errno.EACCES.rawValue); continue }
-            guard phys.lruOf(pfn).isolate(pfn) else { status[i] = -Int(Errno.EBUSY.rawValue); continue }
-            isolated.insert(pfn)
-            byNode[target, default: []].append((i, pfn))
-        }
-        var notMigrated = 0
-        for node in byNode.keys.sorted() {
-            let entries = byNode[node]!
-            var seen = Set<PFN>()
-            let list = entries.map(\.pfn).filter { seen.insert($0).inserted }
-            let r = migratePages(list, allocate: { _ in phys.allocPage(node: node, fallback: false) },
-                                 mode: .sync, reason: .syscall, context: .process)
-            notMigrated += r.notMigrated
-            for e in entries {
-                switch r.outcomes[e.pfn] {
-                case .migrated(let new)?: status[e.index] = phys.nodeOf(new)
-                // Freed under us (e.g. the owner COWed away from it meanwhile) is a
-                // success: Linux stores the target node, as for a migrated page.
-                case .freed?: status[e.index] = node
-                case .failed(.EAGAIN)?: status[e.index] = -Int(Errno.EBUSY.rawValue)
-                case .failed(let err)?: status[e.index] = -Int(err.rawValue)
-                case nil: status[e.index] = -Int(Errno.EBUSY.rawValue)
-                }
-            }
-        }
-        return SyscallResult(ret: notMigrated, errno: nil, status: status)
-    }
-
-    /// migrate_pages(pid, maxnode, old_nodes, new_nodes): every page of the process on
-    /// `from[i]` moves to `to[i]`. Pages shared with other processes move only for a
-    /// privileged caller (Linux adds MPOL_MF_MOVE_ALL with CAP_SYS_NICE).
+    /// migrate_pages(pid, maxnode, old_nodes, new_nodes): the process's pages on the
+    /// nodes of the mask `from` move to the nodes of the mask `to`, the n-th node of
+    /// `from` to the n-th of `to` (Linux: node_remap, wrapping when the masks' weights
+    /// differ). The order in which a mask lists its nodes does not matter. Pages shared
+    /// with other processes move only for a privileged caller (Linux adds
+    /// MPOL_MF_MOVE_ALL with CAP_SYS_NICE). Returns the number of pages not moved.
     public func migratePagesSyscall(target name: String, caller callerName: String? = nil,
                                     from: [Int], to: [Int]) -> SyscallResult {
-        // Linux's order (kernel_migrate_pages): the task (ESRCH), the access check
-        // (EPERM), then whether the nodes exist (EINVAL).
-        let n = machine.config.nodes
-        if callerName != nil, machine.process(callerName!) == nil { return .error(.ESRCH) }
+        // Linux's order (kernel_migrate_pages): get_nodes (a node outside any mask:
+        // EINVAL), the task (ESRCH), the access check (EPERM), target nodes the task
+        // may not use (EPERM unless privileged), then no usable target node (EINVAL).
+        guard (from + to).allSatisfy({ $0 >= 0 && $0 < maxNumNodes }) else { return .error(.EINVAL) }
+        if let c = callerName, machine.process(c) == nil { return .error(.ESRCH) }
         guard let target = machine.process(name) else { return .error(.ESRCH) }
         let caller = callerName.flatMap { machine.process($0) } ?? target
         guard Self.mayAccess(caller: caller, target: target) else { return .error(.EPERM) }
-        guard from.count == to.count, !from.isEmpty,
-              (from + to).allSatisfy({ $0 >= 0 && $0 < n }) else { return .error(.EINVAL) }
+        let fromMask = Set(from).sorted()
+        var toMask = Set(to).sorted()
+        if !toMask.allSatisfy(nodeHasMemory), !caller.privileged { return .error(.EPERM) }
+        toMask = toMask.filter(nodeHasMemory)   // Linux: nodes_and with cpuset_mems_allowed
+        guard !toMask.isEmpty else { return .error(.EINVAL) }
         let mm = target.mm
-        guard machine.mmgetNotZero(mm) else { return .error(.ESRCH) }
+        guard machine.mmgetNotZero(mm) else { return .error(.EINVAL) }   // Linux: get_task_mm
         defer { machine.mmput(mm) }
-        mm.mmapLock.readLock()
-        defer { mm.mmapLock.unlock() }
-        let phys = machine.phys, pages = phys.pages
+        return doMigratePages(mm, from: fromMask, to: toMask, moveAll: caller.privileged)
+    }
+
+    /// Linux: node_remap() (bitmap_bitremap): the node of `to` paired with `s` — the
+    /// n-th set node of `to` for the n-th set node of `from`, modulo `to`'s weight;
+    /// `s` itself when it is not in `from`. Both masks sorted.
+    public static func nodeRemap(_ s: Int, from: [Int], to: [Int]) -> Int {
+        guard let n = from.firstIndex(of: s), !to.isEmpty else { return s }
+        return to[n % to.count]
+    }
+
+    /// Linux: do_migrate_pages(). Picks, each round, a source whose destination is not
+    /// itself a source still to be emptied (so each page moves once: from 0,1 to 1,2
+    /// moves 1→2 before 0→1); failing that the last pair that moves. When the masks'
+    /// weights differ a source that is also a destination stays. Stops at an error.
+    func doMigratePages(_ mm: MM, from: [Int], to: [Int], moveAll: Bool) -> SyscallResult {
+        let held = syscallLock == .held
+        if held { mm.mmapLock.readLock() }
+        defer { if held { mm.mmapLock.unlock() } }
+        let toSet = Set(to)
+        var tmp = from
         var notMigrated = 0
-        // Linux do_migrate_pages: first move a source whose destination is not itself a
-        // source still to be emptied, so that each page moves once (from 0,1 to 1,2:
-        // 1→2 before 0→1). Only a cycle leaves no such pair; then, as Linux, the last
-        // one goes first and its pages move twice.
-        var pending = zip(from, to).filter { $0.0 != $0.1 }
-        var ordered: [(Int, Int)] = []
-        while !pending.isEmpty {
-            let sources = Set(pending.map { $0.0 })
-            let i = pending.firstIndex { !sources.contains($0.1) } ?? pending.count - 1
-            ordered.append(pending.remove(at: i))
-        }
-        for (src, dst) in ordered {
-            // Linux: migrate_to_node → queue_pages_range, then migrate_pages.
-            var list: [PFN] = []
-            for vma in mm.vmaList {
-                // Populated tables only (Linux: walk_page_range skips empty levels).
-                for (_, pte) in machine.populatedPTEs(mm, vma.start, vma.end) {
-                    guard pte.isPresent, phys.nodeOf(pte.pfn) == src else { continue }
-                    if pages.mapcount(pte.pfn) > 1, !caller.privileged { continue }
-                    if phys.lruOf(pte.pfn).isolate(pte.pfn) { list.append(pte.pfn) } else { notMigrated += 1 }
-                }
+        while !tmp.isEmpty {
+            var pair: (source: Int, dest: Int)? = nil
+            for s in tmp {
+                if from.count != to.count && toSet.contains(s) { continue }
+                let d = Self.nodeRemap(s, from: from, to: to)
+                if s == d { continue }
+                pair = (s, d)
+                if !tmp.contains(d) { break }
             }
-            let r = migratePages(list, allocate: { _ in phys.allocPage(node: dst, fallback: false) },
-                                 mode: .sync, reason: .syscall, context: .process)
-            notMigrated += r.notMigrated
+            guard let (source, dest) = pair else { break }
+            tmp.removeAll { $0 == source }
+            switch migrateToNode(mm, source: source, dest: dest, moveAll: moveAll, lockHeld: held) {
+            case .done: break
+            case .notMigrated(let k): notMigrated += k
+            case .outOfMemory: return .error(.ENOMEM)
+            }
         }
         return SyscallResult(ret: notMigrated, errno: nil, status: nil)
     }
 
-    /// The `migrate_kernel` statement: find the frame mapped at `addr` under the
-    /// page-table lock only, isolate it as compaction would, and migrate it in kernel
-    /// context — no mmap_lock, no reference on the mm — to `node` (default: the next
-    /// node). Does nothing if nothing is mapped there when it looks.
-    public func migrateKernel(target name: String, address addr: UInt64, node: Int?) -> SyscallResult {
-        guard let target = machine.process(name) else { return .error(.ESRCH) }
-        if let node, node < 0 || node >= machine.config.nodes { return .error(.ENODEV) }
-        let phys = machine.phys
-        guard let pfn = machine.frameMapped(target.mm, addr & ~4095) else { return SyscallResult(ret: 0, errno: nil, status: nil) }
-        let dst = node ?? (phys.nodeOf(pfn) + 1) % machine.config.nodes
-        guard phys.lruOf(pfn).isolate(pfn) else { return .error(.EBUSY) }
-        let r = migratePages([pfn], allocate: { _ in phys.allocPage(node: dst, fallback: false) },
-                             mode: .sync, reason: .compaction, context: .kernel)
-        switch r.outcomes[pfn] {
-        case .failed(let e)?: return SyscallResult(ret: r.notMigrated, errno: e, status: nil)
-        default: return SyscallResult(ret: 0, errno: nil, status: nil)
+    /// Linux: migrate_to_node() → queue_pages_range, then migrate_pages. The scan and
+    /// the isolation run under the owner's mmap_lock (held by the caller with
+    /// `SyscallLock.held`, else taken here just for the scan); pages that could not be
+    /// isolated count as not migrated, shared pages without `moveAll` are skipped.
+    func migrateToNode(_ mm: MM, source: Int, dest: Int, moveAll: Bool, lockHeld: Bool) -> BatchFlush {
+        let phys = machine.phys, pages = phys.pages
+        var list: [PFN] = []
+        var failed = 0
+        if !lockHeld { mm.mmapLock.readLock() }
+        for vma in mm.vmaList {
+            // Populated tables only (Linux: walk_page_range skips empty levels).
+            for (_, pte) in machine.populatedPTEs(mm, vma.start, vma.end) {
+                guard pte.isPresent, phys.nodeOf(pte.pfn) == source else { continue }
+                if pages.mapcount(pte.pfn) > 1, !moveAll { continue }
+                if phys.lruOf(pte.pfn).isolate(pte.pfn) { list.append(pte.pfn) } else { failed += 1 }
+            }
         }
+        if !lockHeld { mm.mmapLock.unlock() }
+        guard !list.isEmpty else { return failed == 0 ? .done : .notMigrated(failed) }
+        let r = migratePages(list, allocate: { _ in phys.allocPage(node: dest, fallback: false) },
+                             mode: .sync, reason: .syscall, context: syscallContext)
+        if r.outOfMemory { return .outOfMemory }
+        let k = failed + r.notMigrated
+        return k == 0 ? .done : .notMigrated(k)
+    }
+
+    /// The `migrate_kernel` statement: find the frames mapped in [addr, addr+length)
+    /// under the page-table lock only, isolate them as compaction would, and migrate
+    /// them in kernel context — no mmap_lock, no reference on the mm — to `node`
+    /// (default: the next node after each page's), in `mode`, `batch` pages unmapped at
+    /// a time. Pages not mapped when it looks are skipped. One page: a failure is the
+    /// call's errno; several: ret is the number not migrated, ENOMEM the errno.
+    public func migrateKernel(target name: String, address addr: UInt64, length: UInt64 = 4096, node: Int?,
+                              mode: MigrateMode = .sync, batch: Int = 1) -> SyscallResult {
+        guard let target = machine.process(name) else { return .error(.ESRCH) }
+        if let node, !nodeHasMemory(node) { return .error(.ENODEV) }
+        let phys = machine.phys
+        var byNode: [(node: Int, pfns: [PFN])] = []
+        var busy = 0
+        var a = addr & ~4095
+        while a < addr &+ length && a < userAddressLimit {
+            defer { a += 4096 }
+            guard let pfn = machine.frameMapped(target.mm, a) else { continue }
+            let dst = node ?? (phys.nodeOf(pfn) + 1) % machine.config.nodes
+            guard phys.lruOf(pfn).isolate(pfn) else { busy += 1; continue }
+            if let i = byNode.firstIndex(where: { $0.node == dst }) { byNode[i].pfns.append(pfn) } else { byNode.append((dst, [pfn])) }
+        }
+        let single = length <= 4096
+        if single && busy > 0 { return .error(.EBUSY) }
+        var engine = self
+        engine.batchSize = max(1, batch)
+        var notMigrated = busy
+        for (dst, pfns) in byNode {
+            let r = engine.migratePages(pfns, allocate: { _ in phys.allocPage(node: dst, fallback: false) },
+                                        mode: mode, reason: .compaction, context: .kernel)
+            if single, case .failed(let e)? = r.outcomes[pfns[0]] {
+                return SyscallResult(ret: r.notMigrated, errno: e, status: nil)
+            }
+            if r.outOfMemory { return .error(.ENOMEM) }
+            notMigrated += r.notMigrated
+        }
+        return SyscallResult(ret: notMigrated, errno: nil, status: nil)
     }
 }

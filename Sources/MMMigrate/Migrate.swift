@@ -3,11 +3,16 @@
 //
 // A page goes through: lock → writeback → pin anon_vma → unmap (migration entries) →
 // reference check → copy → remap → unlock, and ends either migrated (the old frame
-// freed) or intact where it was, every mapping restored. Two contexts:
-//   process — the caller holds the owner's mmap_lock (a system call): the owner's VMA
-//             cannot leave the anon_vma, so the anon_vma cannot be freed under us;
-//   kernel  — no mmap_lock (compaction, hot-remove): the owner may exit at any moment
-//             after unmap; only the anon_vma pin keeps page->mapping meaningful.
+// freed) or intact where it was, every mapping restored. Three contexts:
+//   process — the caller holds the owner's mmap_lock across the migration (a system
+//             call, `policy syscall_lock=held`): the owner's VMA cannot leave the
+//             anon_vma, so the anon_vma cannot be freed under us;
+//   syscall — a system call that holds a reference on the mm (mm_users) but migrates
+//             with no mmap_lock (Linux 6.x, `syscall_lock=isolate`): the owner cannot
+//             tear its mm down, but it can munmap; only the anon_vma pin protects;
+//   kernel  — no mmap_lock, no mm reference (compaction, hot-remove): the owner may
+//             exit at any moment after unmap; only the anon_vma pin keeps
+//             page->mapping meaningful.
 
 import MMPhysical
 import MMSpace
@@ -36,10 +41,16 @@ public enum MigrateReason: String, Sendable, CaseIterable {
     }
 }
 
-/// Who asks for the migration (the seed's `nocontext` flag).
+/// Who asks for the migration (the seed's `nocontext` flag, widened to what Linux 6.x
+/// system calls do).
 public enum MigrationContext: String, Sendable {
-    /// The caller holds the owner's mmap_lock for reading (and a reference on its mm).
+    /// The caller holds the owner's mmap_lock for reading (and a reference on its mm)
+    /// across the whole migration: the seed era's system calls (`syscall_lock=held`).
     case process
+    /// A system call holding a reference on the owner's mm but no mmap_lock while it
+    /// migrates (Linux 6.x move_pages / migrate_pages, `syscall_lock=isolate`). Without
+    /// the lock nothing keeps the owner's VMA on the anon_vma: it pins like `kernel`.
+    case syscall
     /// The kernel itself, without any mmap_lock: migrate_pages_nocontext.
     case kernel
 }
@@ -59,6 +70,9 @@ public struct MigrationResult: Sendable {
     public var notMigrated: Int = 0
     public var succeeded: Int = 0
     public var passes: Int = 0
+    /// An allocation of a target page failed: Linux's migrate_pages returns -ENOMEM
+    /// instead of a count, and its system-call callers fail with ENOMEM.
+    public var outOfMemory = false
 }
 
 /// A migration event for `--trace` (Linux: tracepoints mm_migrate_pages_start and
@@ -105,6 +119,9 @@ public struct Migrator: Sendable {
     /// 512). 1 = page-at-a-time.
     public var batchSize = 1
 
+    /// How move_pages / migrate_pages hold the owner's mmap_lock (`policy syscall_lock=`).
+    public var syscallLock = SyscallLock.isolate
+
     /// Linux: the 10-pass limit of migrate_pages.
     public static let maxPasses = 10
 
@@ -114,7 +131,8 @@ public struct Migrator: Sendable {
     /// from the fourth pass on (`pass > 2`) it forces: sleeps on the page lock, waits
     /// for writeback (sync mode). -ENOMEM stops the whole call. Failed pages go back to
     /// the LRU; migrated ones are freed. Every page in `pages` must be isolated by the
-    /// caller (one reference each).
+    /// caller (one reference each) and listed once (isolation fails for a page already
+    /// isolated, so a caller that isolated its list cannot list a page twice).
     public func migratePages(_ pages: [PFN], allocate: (PFN) -> PFN?, mode: MigrateMode,
                              reason: MigrateReason, context: MigrationContext) -> MigrationResult {
         var result = MigrationResult()
@@ -123,6 +141,9 @@ public struct Migrator: Sendable {
         var retry = pages
         var pass = 0
         var outOfMemory = false
+        // RCU read-side sections the seed's anon_vma_hold left open (it never calls
+        // rcu_read_unlock); migration sleeps inside them.
+        var rcuOpen = 0
         // Linux 6.3+: a batch is unmapped as a whole (one TLB flush), copied, then
         // remapped; batchSize 1 is the classic page-at-a-time engine. Results agree.
         while pass < Self.maxPasses && !retry.isEmpty && !outOfMemory {
@@ -157,6 +178,7 @@ public struct Migrator: Sendable {
                                       holdingOthers: false) {
                     case .unmapped(var f):
                         copyStage(&f)
+                        if f.pin?.policy == .seedV2 { rcuOpen += 1 }
                         record(pfn, remapStage(f))
                     case .done(let rc):
                         record(pfn, rc)
@@ -180,7 +202,10 @@ public struct Migrator: Sendable {
                     }
                 }
                 for j in inFlight.indices { copyStage(&inFlight[j]) }
-                for f in inFlight { record(f.old, remapStage(f)) }
+                for f in inFlight {
+                    if f.pin?.policy == .seedV2 { rcuOpen += 1 }
+                    record(f.old, remapStage(f))
+                }
             }
             if outOfMemory {
                 for p in retry[i...] { result.outcomes[p] = .failed(.ENOMEM) }
@@ -192,8 +217,12 @@ public struct Migrator: Sendable {
         }
         for p in retry { result.outcomes[p] = .failed(.EAGAIN) }
         result.passes = pass
+        result.outOfMemory = outOfMemory
         let vm = machine.vmstat
-        for (pfn, o) in result.outcomes {
+        // In the caller's order, not the dictionary's (whose order changes with the
+        // per-process hash seed): putback order decides LRU order, so replays depend on it.
+        for pfn in pages {
+            guard let o = result.outcomes[pfn] else { continue }
             switch o {
             case .migrated, .freed:
                 result.succeeded += 1
@@ -205,6 +234,10 @@ public struct Migrator: Sendable {
         vm.add(.pgmigrateSuccess, Int64(result.succeeded))
         vm.add(.pgmigrateFail, Int64(result.notMigrated))
         vm.add(reason.counter, Int64(result.succeeded))
+        if rcuOpen > 0 {
+            machine.violations.report(Violation(.rcuImbalance,
+                "migration ended with \(rcuOpen) RCU read-side section\(rcuOpen == 1 ? "" : "s") open: the seed's anon_vma_hold never calls rcu_read_unlock"))
+        }
         onEvent?(.end(succeeded: result.succeeded, failed: result.notMigrated, passes: pass))
         return result
     }
@@ -258,7 +291,9 @@ public struct Migrator: Sendable {
 
         let policy = machine.pinPolicy
         // The seed pins only without context; the corrected scheme always does.
-        let pinNeeded = policy == .refcount || (policy == .seedV2 && context == .kernel)
+        // Without the owner's mmap_lock (kernel, or a 6.x system call) the seed's
+        // nocontext path applies: only the pin keeps the anon_vma.
+        let pinNeeded = policy == .refcount || (policy == .seedV2 && context != .process)
         var pin: AnonVmaPin? = nil
         if pinNeeded, pages.isMapped(old) { pin = machine.holdAnonVma(old, policy: policy) }
         let anonVma = AnonVmaRef(encoded: pages.mapping(old))

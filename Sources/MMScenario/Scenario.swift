@@ -100,6 +100,14 @@ public enum ScenarioOOMPolicy: String, Sendable, Equatable, CaseIterable {
     case enomem
 }
 
+/// `policy syscall_lock=…`. Mirrors MMMigrate's `SyscallLock` by raw value.
+public enum ScenarioSyscallLock: String, Sendable, Equatable, CaseIterable {
+    /// Linux 6.x: the mmap_lock only while pages are found and isolated.
+    case isolate
+    /// Linux 2.6.22: the mmap_lock held for reading across the whole migration.
+    case held
+}
+
 /// One `policy KEY=VALUE` line: a model option that selects Linux-version behaviour.
 /// Each key names the mechanism it changes; its default is Linux 6.x's behaviour.
 public enum PolicySetting: Sendable, Equatable {
@@ -107,6 +115,12 @@ public enum PolicySetting: Sendable, Equatable {
     case pin(ScenarioPinPolicy)
 
     // MARK: policies — fidelity (migration, NUMA calls)
+    /// `syscall_lock=isolate|held`: how move_pages / migrate_pages hold the owner's
+    /// mmap_lock (default isolate, Linux 6.x; held is 2.6.22's).
+    case syscallLock(ScenarioSyscallLock)
+    /// `mremap_rmap_lock=on|off`: whether mremap moves PTEs under the anon_vma lock
+    /// (default on, Linux 2.6.34+; off reproduces the older bug).
+    case mremapRmapLock(Bool)
 
     // MARK: policies — robustness (limits, OOM)
     /// `oom=kill|enomem`: a fault that finds no free page runs the OOM killer (Linux) or fails with ENOMEM.
@@ -122,6 +136,8 @@ public enum PolicySetting: Sendable, Equatable {
         case .pin: "pin"
 
         // MARK: policy keys — fidelity (migration, NUMA calls)
+        case .syscallLock: "syscall_lock"
+        case .mremapRmapLock: "mremap_rmap_lock"
 
         // MARK: policy keys — robustness (limits, OOM)
         case .oom: "oom"
@@ -183,14 +199,15 @@ public enum Op: Sendable, Equatable {
     /// `unmovable node=N pages=N` — kernel allocations that cannot move.
     case unmovable(node: Int, pages: Int)
     /// `move_pages P (node=N | nodes=N,N,…) ADDR… [flags=…] [as=Q]`.
-    /// `nodes` has one entry per address (`node=N` is expanded to all of them).
+    /// `nodes` has one entry per address (`node=N` is expanded to all of them); any
+    /// integers (a node the machine lacks is the call's ENODEV).
     /// Addresses need not be aligned or mapped (Linux reports that per page).
     /// `caller`: the calling process (`as=`), nil when it is `proc` itself.
     case movePages(proc: String, nodes: [Int], addrs: [UInt64], flags: MovePagesFlags, caller: String?)
     /// `query_pages P ADDR… [as=Q]` — move_pages with no nodes: report each page's node.
     case queryPages(proc: String, addrs: [UInt64], caller: String?)
-    /// `migrate_pages P from=N[,N…] to=N[,N…] [as=Q]` — lists of equal length,
-    /// no node twice in one list.
+    /// `migrate_pages P from=N[,N…] to=N[,N…] [as=Q]` — two node masks (sets: order
+    /// does not matter, weights may differ), no node twice in one list; any integers.
     case migratePages(proc: String, from: [Int], to: [Int], caller: String?)
     /// `compact [node=N] [order=0…10] [mode=sync|async|sync-light]` (nil: not given).
     case compact(node: Int?, order: Int?, mode: String?)
@@ -198,12 +215,19 @@ public enum Op: Sendable, Equatable {
     case offline(node: Int, block: Int)
     /// `online node=N block=B`.
     case online(node: Int, block: Int)
-    /// `migrate_kernel P ADDR [node=N]` — kernel-context migration of the page mapped
-    /// at ADDR to node N (nil: the next node).
-    case migrateKernel(proc: String, addr: UInt64, node: Int?)
+    /// `migrate_kernel P ADDR [LEN] [node=N] [mode=async|sync-light|sync] [batch=N]` —
+    /// kernel-context migration of the pages mapped in [ADDR, ADDR+LEN) (LEN default
+    /// 4K) to node N (nil: each page's next node), in `mode` (default sync), `batch`
+    /// pages unmapped before any is copied (default 1: page at a time).
+    case migrateKernel(proc: String, addr: UInt64, length: UInt64, node: Int?, mode: String, batch: Int)
     /// `policy KEY=VALUE` — one model option (see `PolicySetting`).
     case policy(PolicySetting)
     // MARK: statements — fidelity (migration, NUMA calls)
+    /// `writeback P ADDR` — start writeback of the page mapped at ADDR (PG_writeback
+    /// set, an I/O reference held) until `writeback_end P ADDR`.
+    case writeback(proc: String, addr: UInt64)
+    /// `writeback_end P ADDR` — end it: clear PG_writeback, wake the waiters.
+    case writebackEnd(proc: String, addr: UInt64)
 
     // MARK: statements — robustness (limits, OOM)
 
@@ -245,6 +269,8 @@ public enum Op: Sendable, Equatable {
         case .migrateKernel: "migrate_kernel"
         case .policy: "policy"
         // MARK: statements — fidelity (migration, NUMA calls)
+        case .writeback: "writeback"
+        case .writebackEnd: "writeback_end"
 
         // MARK: statements — robustness (limits, OOM)
 

@@ -17,6 +17,7 @@ public enum ScenarioParser {
         "mremap", "munmap", "exit", "unmovable", "move_pages", "query_pages", "migrate_pages",
         "compact", "offline", "online", "migrate_kernel", "policy", "thread", "verify",
         // MARK: keywords — fidelity (migration, NUMA calls)
+        "writeback", "writeback_end",
 
         // MARK: keywords — robustness (limits, OOM)
 

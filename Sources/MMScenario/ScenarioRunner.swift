@@ -15,7 +15,8 @@ public struct StatementResult: Sendable {
     public let thread: String?
     public var ret: Int = 0
     public var errno: Errno? = nil
-    public var status: [Int]? = nil
+    /// move_pages' statuses; nil entries are those Linux leaves unwritten.
+    public var status: [Int?]? = nil
     /// Only for `verify`.
     public var violations: [Violation]? = nil
 
@@ -29,7 +30,7 @@ public struct StatementResult: Sendable {
         }
         m.append(("ret", .int(ret)))
         m.append(("errno", errno.map { .string($0.name) } ?? .null))
-        if let status { m.append(("status", .array(status.map { .int($0) }))) }
+        if let status { m.append(("status", .array(status.map { $0.map { .int($0) } ?? .null }))) }
         return .object(m)
     }
 
@@ -40,7 +41,7 @@ public struct StatementResult: Sendable {
         }
         var s = "line \(line)\(who): \(op) → "
         if let errno { s += "-1 \(errno.name)" } else { s += "\(ret)" }
-        if let status { s += " status \(status)" }
+        if let status { s += " status [" + status.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ", ") + "]" }
         return s
     }
 }
@@ -56,6 +57,9 @@ public struct RunOptions: Sendable {
     public var onMigrationEvent: (@Sendable (MigrationEvent) -> Void)? = nil
     /// Test-only: mremap without the rmap lock (Linux's historic bug).
     public var skipMremapRmapLock = false
+    /// Forces `policy syscall_lock=` for the whole run (`--syscall-lock`); the file's
+    /// lines are then ignored.
+    public var syscallLock: ScenarioSyscallLock? = nil
     public init() {}
 }
 
@@ -71,6 +75,9 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// Set when the run cannot go on (the host refused threads): `run()` throws it.
     var abortError: ScenarioError?
     func abort(_ e: ScenarioError) { abortError = abortError ?? e }
+    /// Pages under writeback started by `writeback` lines, by process and page address
+    /// (under resultLock; bookkeeping only, never held across a model lock).
+    private var writebacks: [String: [UInt64: PFN]] = [:]
 
     public init(_ scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -149,6 +156,7 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
+            if let l = options.syscallLock { migrator.syscallLock = l == .held ? .held : .isolate }
         case let .process(name, node, uid, privileged, adj):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged, oomScoreAdj: adj)
         case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)
@@ -173,8 +181,9 @@ public final class ScenarioRunner: @unchecked Sendable {
             apply(migrator.movePages(target: p, caller: caller, addresses: addrs, nodes: nil, flags: [.move]), &r)
         case let .migratePages(p, from, to, caller):
             apply(migrator.migratePagesSyscall(target: p, caller: caller, from: from, to: to), &r)
-        case let .migrateKernel(p, addr, node):
-            apply(migrator.migrateKernel(target: p, address: addr, node: node), &r)
+        case let .migrateKernel(p, addr, length, node, mode, batch):
+            apply(migrator.migrateKernel(target: p, address: addr, length: length, node: node,
+                                         mode: MigrateMode(rawValue: mode) ?? .sync, batch: batch), &r)
         case .policy(let setting):
             applyPolicy(setting)
         case .threads(let blocks):
@@ -187,6 +196,8 @@ public final class ScenarioRunner: @unchecked Sendable {
                 abort(ScenarioError(file: scenario.file, line: blocks[0].line, message: "thread blocks: \(error)"))
             }
         // MARK: statements — fidelity (migration, NUMA calls)
+        case let .writeback(p, addr): try startWriteback(p, addr)
+        case let .writebackEnd(p, addr): try endWriteback(p, addr)
 
         // MARK: statements — robustness (limits, OOM)
 
@@ -203,12 +214,33 @@ public final class ScenarioRunner: @unchecked Sendable {
         }
     }
 
+    /// `writeback P ADDR`.
+    private func startWriteback(_ p: String, _ addr: UInt64) throws(Errno) {
+        let page = addr & ~4095
+        if resultLock.withLock({ writebacks[p]?[page] != nil }) { throw .EBUSY }
+        switch migrator.startWriteback(try mm(p), page) {
+        case .success(let pfn): resultLock.withLock { writebacks[p, default: [:]][page] = pfn }
+        case .failure(let e): throw e
+        }
+    }
+
+    /// `writeback_end P ADDR` (works after P's exit too: the I/O outlives the process).
+    private func endWriteback(_ p: String, _ addr: UInt64) throws(Errno) {
+        let pfn: PFN? = resultLock.withLock { writebacks[p]?.removeValue(forKey: addr & ~4095) }
+        guard let pfn else { throw .EINVAL }
+        migrator.endWriteback(pfn)
+    }
+
     private func applyPolicy(_ setting: PolicySetting) {
         switch setting {
         case .pin(let pin):
             if options.pinPolicy == nil { machine.pinPolicy = AnonVmaPinPolicy(rawValue: pin.rawValue)! }
 
         // MARK: policies — fidelity (migration, NUMA calls)
+        case .syscallLock(let l):
+            if options.syscallLock == nil { migrator.syscallLock = l == .held ? .held : .isolate }
+        case .mremapRmapLock(let on):
+            if !options.skipMremapRmapLock { machine.skipMremapRmapLock.store(!on, ordering: .relaxed) }
 
         // MARK: policies — robustness (limits, OOM)
         case .oom(let oom):

@@ -24,7 +24,7 @@ extension LineParser {
                 if privileged { throw error("duplicate 'privileged'") }
                 privileged = true
             }
-            let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
+            let node = try args.keyed["node"].map { v throws(ScenarioError) in try anyNode(v) }
             let uid = try args.keyed["uid"].map { v throws(ScenarioError) in try int(v, "uid", 0...0xFFFF_FFFE) } ?? 0
             let adj = try args.keyed["oom_score_adj"].map { v throws(ScenarioError) in try oomScoreAdj(v) } ?? 0
             let name = try declare(args.positional[0])
@@ -77,7 +77,7 @@ extension LineParser {
             try expectPositional(args, 0, names: [], usage: usage)
             guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
             guard let pagesText = args.keyed["pages"] else { throw error("missing argument: pages=N (usage: \(usage))") }
-            let node = try node(nodeText)
+            let node = try anyNode(nodeText)
             let pages = try int(pagesText, "pages", 1...machine!.pagesPerNode)
             return .unmovable(node: node, pages: pages)
 
@@ -90,9 +90,9 @@ extension LineParser {
             let nodes: [Int]
             switch (args.keyed["node"], args.keyed["nodes"]) {
             case (.some, .some): throw error("node= and nodes= exclude each other: give one node for all pages or one per address")
-            case (.some(let n), nil): nodes = Array(repeating: try node(n), count: addrs.count)
+            case (.some(let n), nil): nodes = Array(repeating: try anyNode(n), count: addrs.count)
             case (nil, .some(let list)):
-                nodes = try nodeList(list, "nodes", distinct: false)
+                nodes = try anyNodeList(list, "nodes", distinct: false)
                 if nodes.count != addrs.count {
                     throw error("nodes= lists \(nodes.count) node\(nodes.count == 1 ? "" : "s") for \(addrs.count) address\(addrs.count == 1 ? "" : "es"): give one per address")
                 }
@@ -115,11 +115,9 @@ extension LineParser {
             let proc = try process(args.positional[0])
             guard let fromText = args.keyed["from"] else { throw error("missing argument: from=N (usage: \(usage))") }
             guard let toText = args.keyed["to"] else { throw error("missing argument: to=N (usage: \(usage))") }
-            let from = try nodeList(fromText, "from", distinct: true)
-            let to = try nodeList(toText, "to", distinct: true)
-            if from.count != to.count {
-                throw error("from= has \(from.count) node(s) but to= has \(to.count): the lists must have equal lengths")
-            }
+            // Node masks (Linux: node_remap pairs the n-th node of each; weights may differ).
+            let from = try anyNodeList(fromText, "from", distinct: true)
+            let to = try anyNodeList(toText, "to", distinct: true)
             return .migratePages(proc: proc, from: from, to: to, caller: try caller(args))
 
         case "compact":
@@ -148,12 +146,7 @@ extension LineParser {
             return keyword == "offline" ? .offline(node: node, block: Int(b)) : .online(node: node, block: Int(b))
 
         case "migrate_kernel":
-            let args = try splitArgs(keyword, tokens, keys: ["node"])
-            try expectPositional(args, 2, names: ["process name", "address"], usage: "migrate_kernel PROC ADDR [node=N]")
-            let proc = try process(args.positional[0])
-            let addr = try address(args.positional[1])
-            let node = try args.keyed["node"].map { v throws(ScenarioError) in try self.node(v) }
-            return .migrateKernel(proc: proc, addr: addr, node: node)
+            return try migrateKernelStatement(tokens)
 
         case "policy":
             let keys = LineParser.policyKeys
@@ -165,6 +158,8 @@ extension LineParser {
             return .policy(try policySetting(key, value))
 
         // MARK: statements — fidelity (migration, NUMA calls)
+        case "writeback", "writeback_end":
+            return try writebackStatement(keyword, tokens)
 
         // MARK: statements — robustness (limits, OOM)
 
@@ -189,6 +184,7 @@ extension LineParser {
     static let policyKeys: [String] = [
         "pin",
         // MARK: policy keys — fidelity (migration, NUMA calls)
+        "syscall_lock", "mremap_rmap_lock",
 
         // MARK: policy keys — robustness (limits, OOM)
         "oom",
@@ -208,6 +204,8 @@ extension LineParser {
             return .pin(pin)
 
         // MARK: policies — fidelity (migration, NUMA calls)
+        case "syscall_lock", "mremap_rmap_lock":
+            return try fidelityPolicy(key, value)
 
         // MARK: policies — robustness (limits, OOM)
         case "oom":

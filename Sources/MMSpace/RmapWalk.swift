@@ -109,11 +109,16 @@ extension Machine {
         case .none:
             return nil
         case .seedV2:
-            // Linux (seed): anon_vma_hold() — counts only when the list is non-empty.
-            guard let a = pageLockAnonVma(pfn) else { return nil }
+            // Linux (seed): anon_vma_hold() → the 2.6.22 page_lock_anon_vma(): rcu_read_lock,
+            // test page_mapped, then lock page->mapping's anon_vma with no re-check — the
+            // owner's exit may have freed it in between. The list is then empty, no ref++.
+            let pages = phys.pages
+            guard pages.isMapped(pfn), let r = AnonVmaRef(encoded: pages.mapping(pfn)), let a = slab.slot(r) else { return nil }
+            Sched.point("seed hold: pfn \(pfn) mapped, locking \(r)")
+            a.lock.lock()
             if !a.vmas.isEmpty { a.seedRef += 1 }
-            let pin = AnonVmaPin(anon: a, ref: a.ref, policy: policy)
-            a.lock.unlock()
+            let pin = AnonVmaPin(anon: a, ref: r, policy: policy)
+            a.lock.unlock()   // spin_unlock only: the rcu_read_lock stays held
             Sched.note("hold \(pin.ref) (seed ref \(a.seedRef))")
             return pin
         case .refcount:
@@ -139,13 +144,32 @@ extension Machine {
         case .none:
             return
         case .seedV2:
-            guard let a = lockAnonVma(pin.ref, "anon_vma_release") else { return }
+            // Linux (seed): anon_vma_release() — its steps run whatever the reference now
+            // names (the posted code has no check): lock, test the list, ref--, the
+            // inverted test, unlock, free. What that does to freed or reused memory is
+            // reported, not skipped.
+            let a = pin.anon
+            a.lock.lock()
+            let live = a.isLive(pin.ref)
             var empty = a.vmas.isEmpty
             a.seedRef -= 1
             if a.seedRef == 0 { empty = false }   // as posted: the test is inverted
-            Sched.note("release \(pin.ref) (seed ref \(a.seedRef), \(empty ? "freeing" : "keeping"))")
+            let ref = a.seedRef
+            Sched.note("release \(pin.ref) (seed ref \(ref), \(empty ? "freeing" : "keeping"))")
             a.lock.unlock()
-            if empty { slab.free(a) }
+            if !live {
+                if a.isAllocated {
+                    violations.report(Violation(.useAfterFree, "anon_vma_release through stale \(pin.ref): slot reused as \(a.ref), its ref driven to \(ref)\(empty ? " and freed" : "")"))
+                } else if !empty {
+                    violations.report(Violation(.useAfterFree, "anon_vma_release: \(pin.ref) used after free (ref \(ref))"))
+                }
+            }
+            guard empty else { return }
+            if a.isAllocated {
+                slab.free(a)
+            } else {
+                violations.report(Violation(.doubleFree, "anon_vma_release frees \(pin.ref) again (ref \(ref)): already freed"))
+            }
         case .refcount:
             putAnonVma(pin.anon)
         }

@@ -19,6 +19,12 @@ public struct Violation: Hashable, Sendable, CustomStringConvertible {
         case rmap
         /// A lock taken while holding one that comes after it in the lock order.
         case lockOrder = "lock-order"
+        /// An object freed a second time (the seed's anon_vma_release after the owner's
+        /// exit already freed it).
+        case doubleFree = "double-free"
+        /// An RCU read-side section left open (the seed's anon_vma_hold never calls
+        /// rcu_read_unlock, and migration then sleeps inside it).
+        case rcuImbalance = "rcu-imbalance"
     }
     public let kind: Kind
     public let message: String

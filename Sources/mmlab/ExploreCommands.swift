@@ -23,6 +23,8 @@ extension StrategyKind: ExpressibleByArgument {
 struct ModelFlags: ParsableArguments {
     @Option(help: "anon_vma pin policy for the whole run, overriding the file's policy lines: none, seed-v2, refcount.")
     var pinPolicy: AnonVmaPinPolicy?
+    @Option(help: "How move_pages / migrate_pages hold the owner's mmap_lock, overriding the file's policy lines: isolate (Linux 6.x), held (2.6.22).")
+    var syscallLock: ScenarioSyscallLock?
     @Flag(help: ArgumentHelp("Test only: mremap moves PTEs without the anon_vma lock (Linux's old bug).", visibility: .hidden))
     var testSkipMremapRmapLock = false
     @Option(parsing: .unconditional, help: hostMemHelp) var hostMem: String?
@@ -30,12 +32,44 @@ struct ModelFlags: ParsableArguments {
     var runOptions: RunOptions {
         var o = RunOptions()
         o.pinPolicy = pinPolicy
+        o.syscallLock = syscallLock
         o.skipMremapRmapLock = testSkipMremapRmapLock
         return o
     }
+    /// The flags as the code a schedule token records (ScheduleToken.modelOptions):
+    /// bits 0–1 the forced pin policy (0: none forced), bits 2–3 the forced syscall
+    /// lock, bit 4 the mremap rmap-lock skip.
+    var code: UInt64 {
+        var c: UInt64 = 0
+        if let p = pinPolicy { c |= UInt64(AnonVmaPinPolicy.allCases.firstIndex(of: p)! + 1) }
+        if let l = syscallLock { c |= UInt64(ScenarioSyscallLock.allCases.firstIndex(of: l)! + 1) << 2 }
+        if testSkipMremapRmapLock { c |= 1 << 4 }
+        return c
+    }
+
+    /// The flags a code stands for, as command-line arguments (nil: not a code we write).
+    static func arguments(ofCode c: UInt64) -> String? {
+        guard c < 1 << 5 else { return nil }
+        var f = ModelFlags()
+        let pin = Int(c & 3), lock = Int(c >> 2 & 3)
+        guard pin <= AnonVmaPinPolicy.allCases.count, lock <= ScenarioSyscallLock.allCases.count else { return nil }
+        f.pinPolicy = pin == 0 ? nil : AnonVmaPinPolicy.allCases[pin - 1]
+        f.syscallLock = lock == 0 ? nil : ScenarioSyscallLock.allCases[lock - 1]
+        f.testSkipMremapRmapLock = c & 1 << 4 != 0
+        return f.replayArguments
+    }
+
+    /// `token` with these flags recorded in it.
+    func stamp(_ token: String) -> String {
+        guard var t = try? ScheduleToken(decoding: token) else { return token }
+        t.modelOptions = code
+        return t.encoded
+    }
+
     var replayArguments: String {
         var s = ""
         if let pinPolicy { s += " --pin-policy \(pinPolicy.rawValue)" }
+        if let syscallLock { s += " --syscall-lock \(syscallLock.rawValue)" }
         if testSkipMremapRmapLock { s += " --test-skip-mremap-rmap-lock" }
         if let hostMem { s += " --host-mem \(hostMem)" }
         return s
@@ -90,7 +124,7 @@ struct Explore: ParsableCommand {
                                  progress: showProgress ? { p in
                                      FileHandleOut.out("  … \(p.schedulesRun)/\(p.schedulesPlanned) schedules, \(Int(p.schedulesPerSecond))/s, \(p.failingSchedules) failing")
                                  } : nil)
-        let replayCommand = report.firstFailure.map { "mmlab replay \(file) --schedule \($0.token)\(model.replayArguments)" }
+        let replayCommand = report.firstFailure.map { "mmlab replay \(file) --schedule \(model.stamp($0.token))\(model.replayArguments)" }
         if json {
             var obj: [(String, JSONValue)] = [
                 ("schedules", .int(report.schedulesRun)),
@@ -100,11 +134,11 @@ struct Explore: ParsableCommand {
                 ("schedules_per_second", .double(report.schedulesPerSecond)),
                 ("violations", .array(report.violations.map {
                     .object([("kind", .string($0.violation.kind.rawValue)), ("message", .string($0.violation.message)),
-                             ("count", .int($0.count)), ("token", .string($0.firstToken))])
+                             ("count", .int($0.count)), ("token", .string(model.stamp($0.firstToken)))])
                 })),
             ]
             if let f = report.firstFailure {
-                obj.append(("first", .object([("schedule", .int(report.firstFailureSchedule ?? 0)), ("token", .string(f.token)),
+                obj.append(("first", .object([("schedule", .int(report.firstFailureSchedule ?? 0)), ("token", .string(model.stamp(f.token))),
                                               ("replay", .string(replayCommand ?? "")), ("trace", traceJSON(f.trace))])))
             } else {
                 obj.append(("first", .null))
@@ -126,7 +160,10 @@ struct Explore: ParsableCommand {
             }
             if report.violations.count > 1 || keepGoing {
                 FileHandleOut.out("distinct violations: \(report.violations.count) in \(report.failingSchedules) failing schedules")
-                for v in report.violations { FileHandleOut.out("  \(v.count)× \(v.violation)") }
+                for v in report.violations {
+                    FileHandleOut.out("  \(v.count)× \(v.violation)")
+                    FileHandleOut.out("      first seen: mmlab replay \(file) --schedule \(model.stamp(v.firstToken))\(model.replayArguments)")
+                }
             }
             if report.violations.isEmpty && report.firstFailure == nil { FileHandleOut.out("no violation found") }
         }
@@ -146,6 +183,13 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let scenario = try loadScenario(file, hostMem: model.hostMem)
+        // Replay is exact or refuses: the token records the model flags it ran with.
+        if let t = try? ScheduleToken(decoding: schedule), t.modelOptions != model.code {
+            let recorded = ModelFlags.arguments(ofCode: t.modelOptions).map { $0.isEmpty ? "no model flags" : "'\($0.dropFirst())'" }
+                ?? "unknown model options \(t.modelOptions)"
+            let given = model.replayArguments.isEmpty ? "none" : "'\(model.replayArguments.dropFirst())'"
+            failBadInput("--schedule: the token was recorded with \(recorded); this replay gives \(given): pass the same flags")
+        }
         let outcome: ExecutionOutcome
         do {
             outcome = try replay(token: schedule, body: ScenarioRunner.explorationBody(scenario, options: model.runOptions))

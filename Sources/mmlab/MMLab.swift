@@ -92,3 +92,4 @@ func parseSize(_ s: String, _ what: String) throws -> Int {
 
 extension AnonVmaPinPolicy: ExpressibleByArgument {}
 extension ContentMode: ExpressibleByArgument {}
+extension ScenarioSyscallLock: ExpressibleByArgument {}

@@ -19,6 +19,7 @@ struct Run: ParsableCommand {
     @Option(help: "anon_vma pin policy for the whole run, overriding the file's policy lines: none, seed-v2, refcount.") var pinPolicy: AnonVmaPinPolicy?
     @Option(parsing: .unconditional, help: hostMemHelp) var hostMem: String?
     @Option(help: ArgumentHelp("Test only: pretend the host has this much memory.", visibility: .hidden)) var testHostBytes: String?
+    @Option(help: "How move_pages / migrate_pages hold the owner's mmap_lock, overriding the file's policy lines: isolate (Linux 6.x), held (2.6.22).") var syscallLock: ScenarioSyscallLock?
 
     func run() throws {
         if let t = testHostBytes { HostBudget.overrideHostBytes(UInt64(try parseSize(t, "--test-host-bytes"))) }
@@ -28,6 +29,7 @@ struct Run: ParsableCommand {
         do { try ScenarioRunner.validate(scenario) } catch { failScenario(error) }
         var opts = RunOptions()
         opts.pinPolicy = pinPolicy
+        opts.syscallLock = syscallLock
         let json = self.json
         let printLock = PlainLock()
         opts.onResult = { r in printLock.withLock { FileHandleOut.out(json ? r.json.text : r.text) } }

@@ -75,11 +75,7 @@ func describe(_ v: [Violation]) -> String {
     v.isEmpty ? "none" : v.map { "\n  \($0)" }.joined()
 }
 
-/// A successful system call result (SyscallResult's memberwise init is internal).
-func ok(_ ret: Int, _ status: [Int]?) -> SyscallResult {
-    var r = SyscallResult.error(.EPERM)
-    r.ret = ret
-    r.errno = nil
-    r.status = status
-    return r
+/// A successful system call result; nil statuses are those Linux leaves unwritten.
+func ok(_ ret: Int, _ status: [Int?]?) -> SyscallResult {
+    SyscallResult(ret: ret, errno: nil, status: status)
 }

@@ -118,17 +118,21 @@ private func example(_ name: String) -> String {
         let text = try String(contentsOfFile: example("numa-calls"), encoding: .utf8)
         let o = try run(text)
         func line(_ n: Int) -> String { o.result(line: n)?.json.text ?? "" }
-        // moved → 1; pinned → -EBUSY; never touched → -ENOENT; no VMA → -EFAULT
-        #expect(line(13) == #"{"line":13,"op":"move_pages","ret":1,"errno":null,"status":[1,-16,-2,-14]}"#)
-        #expect(line(14) == #"{"line":14,"op":"query_pages","ret":0,"errno":null,"status":[1,0,-2,-14]}"#)
-        #expect(line(16) == #"{"line":16,"op":"move_pages","ret":0,"errno":null,"status":[1]}"#)
-        #expect(line(17) == #"{"line":17,"op":"move_pages","ret":-1,"errno":"EPERM"}"#)
-        #expect(line(20) == #"{"line":20,"op":"move_pages","ret":0,"errno":null,"status":[-13]}"#)
-        #expect(line(21) == #"{"line":21,"op":"move_pages","ret":-1,"errno":"EPERM"}"#)
-        #expect(line(22) == #"{"line":22,"op":"move_pages","ret":0,"errno":null,"status":[1]}"#)
-        #expect(line(23) == #"{"line":23,"op":"move_pages","ret":-1,"errno":"EINVAL"}"#)
-        #expect(line(26) == #"{"line":26,"op":"verify","ok":true,"violations":[]}"#)
-        #expect(o.results.count == 19)
+        // Each row: what Linux 6.x's do_pages_move / do_migrate_pages answer.
+        #expect(line(18) == #"{"line":18,"op":"move_pages","ret":0,"errno":null,"status":[1,-2,-14]}"#)
+        #expect(line(21) == #"{"line":21,"op":"move_pages","ret":2,"errno":null,"status":[null,null,null]}"#)
+        #expect(line(22) == #"{"line":22,"op":"query_pages","ret":0,"errno":null,"status":[1,0,1,-2,-14]}"#)
+        #expect(line(24) == #"{"line":24,"op":"move_pages","ret":-1,"errno":"ENODEV","status":[1,null]}"#)
+        #expect(line(26) == #"{"line":26,"op":"move_pages","ret":0,"errno":null,"status":[0]}"#)
+        #expect(line(27) == #"{"line":27,"op":"move_pages","ret":-1,"errno":"EPERM"}"#)
+        #expect(line(30) == #"{"line":30,"op":"move_pages","ret":0,"errno":null,"status":[-13]}"#)
+        #expect(line(31) == #"{"line":31,"op":"move_pages","ret":-1,"errno":"EPERM"}"#)
+        #expect(line(32) == #"{"line":32,"op":"move_pages","ret":0,"errno":null,"status":[1]}"#)
+        #expect(line(33) == #"{"line":33,"op":"move_pages","ret":-1,"errno":"EINVAL"}"#)
+        #expect(line(36) == #"{"line":36,"op":"migrate_pages","ret":0,"errno":null}"#)
+        #expect(line(39) == #"{"line":39,"op":"query_pages","ret":0,"errno":null,"status":[0,0,0,0]}"#)
+        #expect(line(40) == #"{"line":40,"op":"verify","ok":true,"violations":[]}"#)
+        #expect(o.results.count == 23)
         #expect(o.report.ok, "\(o.report.violations)")
     }
 
@@ -388,7 +392,9 @@ private func example(_ name: String) -> String {
             #expect(o.runner.machine.pinPolicy == forced)
             #expect(o.result(line: 2)?.errno == nil)
             #expect(o.result(line: 6)?.json.text == #"{"line":6,"op":"migrate_kernel","ret":0,"errno":null}"#)
-            #expect(o.report.ok, "\(forced): \(o.report.violations)")
+            // seed-v2's anon_vma_hold leaves its RCU section open (reported); nothing else.
+            let broken = o.report.violations.filter { forced != .seedV2 || $0.kind != .rcuImbalance }
+            #expect(broken.isEmpty, "\(forced): \(o.report.violations)")
         }
         // The default, with no policy line: refcount.
         let none = try run("machine nodes=1 node_mem=4M\nprocess A")
