@@ -31,6 +31,9 @@ extension Machine {
         defer { cmm.mmapLock.unlock() }
         try register(child)
         let pages = phys.pages
+        // Pages the parent has pinned long-term (Linux: folio_maybe_dma_pinned).
+        let pinned = Set(pmm.shadowLock.withLock { pmm.pins.map(\.pfn) })
+        var copies: [PFN] = []
         for vma in pmm.vmas {
             let cv = VMA(mm: cmm, start: vma.start, end: vma.end, pgoff: vma.pgoff, writable: vma.writable, anonVma: vma.anonVma)
             if let r = vma.anonVma, let a = lockAnonVma(r, "fork \(vma)") {
@@ -46,7 +49,14 @@ extension Machine {
                 pmm.pageTable.noteVisited(Int((stop - a) >> 12))
                 while a < stop {
                     var pte = st[a]
-                    if pte.isPresent {
+                    if pte.isPresent, pinned.contains(pte.pfn), pages.mapcount(pte.pfn) == 1,
+                       let copy = copyPresentPage(pte, cmm, cv, a) {
+                        // Linux ≥ 5.19 copy_present_pte → copy_present_page: a possibly
+                        // DMA-pinned exclusive page is not shared; the child gets its own
+                        // copy now and the parent keeps its page writable, in place.
+                        dt[a] = copy
+                        copies.append(copy.pfn)
+                    } else if pte.isPresent {
                         if pte.isWrite { pte = pte.withWrite(false); st[a] = pte }
                         pages.incMapcount(pte.pfn)
                         pages.getRef(pte.pfn)
@@ -63,6 +73,7 @@ extension Machine {
             }
             Sched.point("fork: copied \(vma)")
         }
+        for c in copies { phys.lruOf(c).add(c) }
         pmm.shadowLock.withLock {
             let s = pmm.shadow
             cmm.shadowLock.withLock { cmm.shadow = s }
@@ -70,6 +81,21 @@ extension Machine {
         vmstat.add(.forks)
         Sched.note("\(parent.name) forked \(name)")
         return child
+    }
+
+    /// Linux: copy_present_page(): the child's own copy of the parent's page at `addr`
+    /// (contents, rmap to the child's VMA), mapped writable. Called under both ptls;
+    /// nil when no page is free (then the page is shared as usual).
+    private func copyPresentPage(_ pte: PTE, _ cmm: MM, _ cvma: VMA, _ addr: UInt64) -> PTE? {
+        guard let r = cvma.anonVma, let new = phys.allocPage(node: cmm.homeNode, .movable, fallback: true) else { return nil }
+        let pages = phys.pages
+        phys.frames.copy(from: pte.pfn, to: new)
+        pages.setFlags(new, PageFlag.anon)
+        pages.setMapping(new, r.encoded)
+        pages.setIndex(new, cvma.linearIndex(addr))
+        pages.incMapcount(new)
+        Sched.note("fork \(cmm.ownerName): pinned pfn \(pte.pfn) copied to pfn \(new)")
+        return .present(new, write: pte.isWrite, dirty: true)
     }
 
     /// The process exits: it leaves the process table, its pins are dropped and its
