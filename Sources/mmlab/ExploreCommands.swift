@@ -56,7 +56,7 @@ struct ModelFlags: ParsableArguments {
         f.pinPolicy = pin == 0 ? nil : AnonVmaPinPolicy.allCases[pin - 1]
         f.syscallLock = lock == 0 ? nil : ScenarioSyscallLock.allCases[lock - 1]
         f.testSkipMremapRmapLock = c & 1 << 4 != 0
-        return f.replayArguments
+        return f.modelArguments
     }
 
     /// `token` with these flags recorded in it.
@@ -66,13 +66,18 @@ struct ModelFlags: ParsableArguments {
         return t.encoded
     }
 
-    var replayArguments: String {
+    /// The flags that change the model (what a token records), as arguments.
+    var modelArguments: String {
         var s = ""
         if let pinPolicy { s += " --pin-policy \(pinPolicy.rawValue)" }
         if let syscallLock { s += " --syscall-lock \(syscallLock.rawValue)" }
         if testSkipMremapRmapLock { s += " --test-skip-mremap-rmap-lock" }
-        if let hostMem { s += " --host-mem \(hostMem)" }
         return s
+    }
+
+    /// Everything a replay command must repeat: the model flags and the host budget.
+    var replayArguments: String {
+        modelArguments + (hostMem.map { " --host-mem \($0)" } ?? "")
     }
 }
 
@@ -187,7 +192,7 @@ struct Replay: ParsableCommand {
         if let t = try? ScheduleToken(decoding: schedule), t.modelOptions != model.code {
             let recorded = ModelFlags.arguments(ofCode: t.modelOptions).map { $0.isEmpty ? "no model flags" : "'\($0.dropFirst())'" }
                 ?? "unknown model options \(t.modelOptions)"
-            let given = model.replayArguments.isEmpty ? "none" : "'\(model.replayArguments.dropFirst())'"
+            let given = model.modelArguments.isEmpty ? "none" : "'\(model.modelArguments.dropFirst())'"
             failBadInput("--schedule: the token was recorded with \(recorded); this replay gives \(given): pass the same flags")
         }
         let outcome: ExecutionOutcome
