@@ -10,7 +10,7 @@ import MMSync
 /// The end-of-run summary of a machine.
 public struct MachineReport: Sendable {
     public let vmstat: [(String, Int64)]
-    public let buddyinfo: [(node: Int, free: [Int])]
+    public let buddyinfo: [(node: Int, zone: String, free: [Int])]
     public let violations: [Violation]
     public let nrFreePages: Int
     public let totalPages: Int
@@ -26,7 +26,7 @@ public struct MachineReport: Sendable {
         ]
         stats += VMStatItem.allCases.map { ($0.name, machine.vmstat[$0]) }
         vmstat = stats
-        buddyinfo = phys.zones.map { ($0.node, $0.freeBlockCounts()) }
+        buddyinfo = phys.zones.map { ($0.node, $0.name, $0.freeBlockCounts()) }
         violations = Checker.check(machine)
         nrFreePages = phys.freePages()
         totalPages = phys.totalPages
@@ -40,7 +40,7 @@ public struct MachineReport: Sendable {
         .object([
             ("vmstat", .object(vmstat.map { ($0.0, .int(Int($0.1))) })),
             ("buddyinfo", .array(buddyinfo.map {
-                .object([("node", .int($0.node)), ("zone", .string("Normal")), ("free", .array($0.free.map { .int($0) }))])
+                .object([("node", .int($0.node)), ("zone", .string($0.zone)), ("free", .array($0.free.map { .int($0) }))])
             })),
             ("oom_kills", .array(oomKills.map {
                 .object([("process", .string($0.name)), ("pid", .int($0.pid)), ("rss_pages", .int($0.rssPages)),
@@ -67,7 +67,7 @@ public struct MachineReport: Sendable {
         }
         s += "buddyinfo (free blocks per order 0…10):\n"
         for b in buddyinfo {
-            s += "  Node \(b.node), zone   Normal " + b.free.map { String($0).leftPad(6) }.joined() + "\n"
+            s += "  Node \(b.node), zone \(b.zone.leftPad(8)) " + b.free.map { String($0).leftPad(6) }.joined() + "\n"
         }
         for k in oomKills { s += "\(k)\n" }
         if !violations.isEmpty {

@@ -3,6 +3,7 @@
 // concurrently (real threads in `run`, scheduler-chosen order under `explore`).
 
 import MMCheck
+import MMCompaction
 import MMMigrate
 import MMPhysical
 import MMSpace
@@ -17,6 +18,10 @@ public struct StatementResult: Sendable {
     public var errno: Errno? = nil
     /// move_pages' statuses; nil entries are those Linux leaves unwritten.
     public var status: [Int?]? = nil
+    /// A named outcome (`compact`: "complete", "success", …), printed as `"status"`.
+    public var statusName: String? = nil
+    /// Further fields a statement reports, after `errno` (`compact`: its zones).
+    public var extra: [(String, JSONValue)] = []
     /// Only for `verify`.
     public var violations: [Violation]? = nil
 
@@ -31,6 +36,8 @@ public struct StatementResult: Sendable {
         m.append(("ret", .int(ret)))
         m.append(("errno", errno.map { .string($0.name) } ?? .null))
         if let status { m.append(("status", .array(status.map { $0.map { .int($0) } ?? .null }))) }
+        if let statusName { m.append(("status", .string(statusName))) }
+        m += extra
         return .object(m)
     }
 
@@ -42,6 +49,7 @@ public struct StatementResult: Sendable {
         var s = "line \(line)\(who): \(op) → "
         if let errno { s += "-1 \(errno.name)" } else { s += "\(ret)" }
         if let status { s += " status [" + status.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ", ") + "]" }
+        if let statusName { s += " status \(statusName)" }
         return s
     }
 }
@@ -78,6 +86,8 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// Pages under writeback started by `writeback` lines, by process and page address
     /// (under resultLock; bookkeeping only, never held across a model lock).
     private var writebacks: [String: [UInt64: PFN]] = [:]
+    /// The machine's kcompactd threads while they run (`kcompactd=on`).
+    var kcompactd: Kcompactd?
 
     public init(_ scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -85,12 +95,14 @@ public final class ScenarioRunner: @unchecked Sendable {
     }
 
     /// Statements whose layer mmlab does not have yet: rejected before anything runs.
-    public static let unsupported: Set<String> = ["compact", "offline", "online"]
+    public static let unsupported: Set<String> = ["offline", "online"]
 
     /// The machine a `machine` statement asks for.
     static func config(_ spec: MachineSpec) -> MachineConfig {
         MachineConfig(nodes: spec.nodes, nodeMemBytes: Int(spec.nodeMemBytes), blockBytes: Int(spec.blockBytes),
-                      content: spec.content == .full ? .full : .stamp)
+                      content: spec.content == .full ? .full : .stamp,
+                      zones: spec.zones.compactMap { ZoneKind(name: $0) }, movableBytes: Int(spec.movableBytes),
+                      kcompactd: spec.kcompactd)
     }
 
     /// Rejects what cannot run, naming the line (exit 2 material): a machine this host
@@ -119,8 +131,9 @@ public final class ScenarioRunner: @unchecked Sendable {
         try Self.validate(scenario)
         for st in scenario.statements {
             execute(st, thread: nil)
-            if let stop = abortError { throw stop }
+            if let stop = abortError { stopDaemons(); throw stop }
         }
+        stopDaemons()
         return MachineReport(machine)
     }
 
@@ -157,6 +170,7 @@ public final class ScenarioRunner: @unchecked Sendable {
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
             if let l = options.syscallLock { migrator.syscallLock = l == .held ? .held : .isolate }
+            startDaemons()
         case let .process(name, node, uid, privileged, adj):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged, oomScoreAdj: adj)
         case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)
@@ -202,14 +216,15 @@ public final class ScenarioRunner: @unchecked Sendable {
         // MARK: statements — robustness (limits, OOM)
 
         // MARK: statements — compaction
+        case .compact, .alloc, .freeAlloc, .sysctl: try performCompaction(op, &r)
 
         // MARK: statements — hot-remove
 
         // MARK: statements — snapshot
 
         case .verify:
-            r.violations = Checker.check(machine)
-        case .compact, .offline, .online:
+            r.violations = withDaemonsParked { Checker.check(machine) }
+        case .offline, .online:
             preconditionFailure("rejected by validate()")
         }
     }

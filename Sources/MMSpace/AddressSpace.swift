@@ -152,6 +152,9 @@ public final class Machine: @unchecked Sendable {
     private var processes: [String: Process] = [:]
     private var nextPid = 100
     private var unmovablePages: [PFN] = []
+    /// Kernel allocations of the `alloc` statement (KernelAlloc.swift), oldest first.
+    let kernelBlockLock = PlainLock()
+    var kernelBlockList: [KernelBlock] = []
 
     /// Page tables of all address spaces together (PageTable.swift).
     public let pageTableQuota: PageTableQuota
