@@ -1,0 +1,39 @@
+// The one place `mmlab compact` and the demo touch the compaction engine and the zone
+// topology (module MMCompaction, issue 9 items 1–5). Everything else in the report,
+// the fragmenters and the pictures is written against the model as it stands.
+
+import MMPhysical
+import MMSpace
+
+/// What one compaction request did, zone by zone.
+public struct CompactionRun: Sendable {
+    public var zones: [ZoneCompaction]
+    /// Wall-clock seconds the request took.
+    public var seconds: Double
+}
+
+/// The compaction entry points as the report uses them.
+public enum CompactEngine {
+    /// Why the engine cannot run in this build, or nil. UNFINISHED until MMCompaction is
+    /// merged: callers must then say that no compaction ran, never print a result.
+    public static var unavailable: String? {
+        "the compaction engine (module MMCompaction) is not in this build yet"
+    }
+
+    /// Runs the compaction `o` asks for on a quiet, fragmented machine, or nil when the
+    /// engine is unavailable.
+    public static func run(_ m: Machine, _ o: CompactOptions) -> CompactionRun? {
+        nil
+    }
+
+    /// The zone's name as /proc/zoneinfo prints it.
+    public static func zoneName(_ z: Zone) -> String { "Normal" }
+
+    /// Pages of the zone backed by memory (Linux: zone->present_pages).
+    public static func presentPages(_ z: Zone) -> Int { z.pages }
+
+    /// Why a Movable zone of `bytes` per node cannot be built, or nil.
+    public static func movableZoneProblem(_ bytes: Int, _ c: MachineConfig) -> String? {
+        "--movable needs zones (issue 9 topology), which are not in this build yet"
+    }
+}
