@@ -77,7 +77,8 @@ public enum Fragmenter {
             out.freedPages = try freeWhere(machine, p.mm, out.filledPages) { pfn in pfn & 1 == 1 }
         case .random(let prob):
             // One draw per page in address order: the same seed frees the same pages.
-            let threshold = UInt64((prob * 18_446_744_073_709_551_615.0).rounded(.down))
+            // P·2^64 fits a UInt64 for every P < 1 that a Double can hold.
+            let threshold: UInt64 = prob >= 1 ? .max : UInt64(prob * 18_446_744_073_709_551_616.0)
             out.freedPages = try freeWhere(machine, p.mm, out.filledPages) { _ in prob >= 1 || rng.next() < threshold }
         }
         if case .unmovable(let prob) = kind {
