@@ -80,7 +80,9 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// The machine a `machine` statement asks for.
     static func config(_ spec: MachineSpec) -> MachineConfig {
         MachineConfig(nodes: spec.nodes, nodeMemBytes: Int(spec.nodeMemBytes), blockBytes: Int(spec.blockBytes),
-                      content: spec.content == .full ? .full : .stamp)
+                      content: spec.content == .full ? .full : .stamp,
+                      zones: spec.zones.compactMap { ZoneKind(name: $0) }, movableBytes: Int(spec.movableBytes),
+                      kcompactd: spec.kcompactd)
     }
 
     /// Rejects what cannot run, naming the line (exit 2 material): a machine this host
