@@ -40,10 +40,13 @@ public struct PageblockUsage: Sendable, Equatable {
     public var free = 0
     public var movable = 0
     public var unmovable = 0
+    /// Pages with no memory behind them: a hole, or an offline memory block.
+    public var offline = 0
     public var isolated = false
 
     /// The class a picture shows for these counts.
     public var pageblockClass: PageblockClass {
+        if offline > 0 && free == 0 && movable == 0 && unmovable == 0 { return .offline }
         if isolated { return .isolated }
         if movable > 0 && unmovable > 0 { return .mixed }
         if unmovable > 0 { return .unmovable }
@@ -57,35 +60,50 @@ public struct PageblockCensus: Sendable {
     public let startPFN: PFN
     public let usage: [PageblockUsage]
 
-    /// Walks the pageblocks of `zone`.
-    public init(_ zone: Zone) {
-        self.init(pages: zone.d, types: zone, start: zone.startPFN, end: zone.endPFN)
-    }
-
-    init(pages d: PageDescriptors, types zone: Zone, start: PFN, end: PFN) {
-        precondition(Int(start) % pageblockPages == 0 && Int(end) % pageblockPages == 0, "census of \(start)..<\(end) not pageblock aligned")
-        precondition(start <= end && Int(end) <= d.count, "census range \(start)..<\(end) outside \(d.count) frames")
+    /// Walks the pageblocks of `zone`; the zone's holes and the PFN ranges in `absent`
+    /// (offline memory blocks) count as offline.
+    public init(_ zone: Zone, absent: [Range<PFN>] = []) {
+        let start = zone.startPFN, end = zone.endPFN
+        precondition(Int(start) % pageblockPages == 0 && Int(end) % pageblockPages == 0, "zone \(zone.name) not pageblock aligned")
+        let d = zone.d
         startPFN = start
         let n = Int(end - start) / pageblockPages
         var u = [PageblockUsage](repeating: PageblockUsage(), count: n)
         for b in 0..<n {
             u[b].isolated = zone.pageblockType(of: start + PFN(b * pageblockPages)) == .isolate
         }
+        // Pages with no memory, clipped to the zone, sorted: the walk jumps over them.
+        let gaps = (zone.holes + absent).compactMap { r -> Range<Int>? in
+            let lo = max(Int(r.lowerBound), Int(start)), hi = min(Int(r.upperBound), Int(end))
+            return lo < hi ? lo..<hi : nil
+        }.sorted { $0.lowerBound < $1.lowerBound }
+        var nextGap = 0
         let movableBits = PageFlag.lru | PageFlag.isolated | PageFlag.anon
         var p = Int(start)
         let stop = Int(end)
+        /// Adds `len` pages from `p` to the pageblocks they cover.
+        func spread(_ p: Int, _ len: Int, _ field: WritableKeyPath<PageblockUsage, Int>) {
+            var q = p
+            while q < p + len {
+                let b = (q - Int(start)) / pageblockPages
+                let inBlock = min(p + len, Int(start) + (b + 1) * pageblockPages) - q
+                u[b][keyPath: field] += inBlock
+                q += inBlock
+            }
+        }
         while p < stop {
+            while nextGap < gaps.count && gaps[nextGap].upperBound <= p { nextGap += 1 }
+            if nextGap < gaps.count && gaps[nextGap].lowerBound <= p {
+                let len = gaps[nextGap].upperBound - p
+                spread(p, len, \.offline)
+                p += len
+                continue
+            }
             let f = d.flags(PFN(p))
             if f & PageFlag.buddy != 0 {
                 // A free block may span several pageblocks (order 10 = two).
                 let len = min(1 << d.buddyOrder(PFN(p)), stop - p)
-                var q = p
-                while q < p + len {
-                    let b = (q - Int(start)) / pageblockPages
-                    let inBlock = min(p + len, Int(start) + (b + 1) * pageblockPages) - q
-                    u[b].free += inBlock
-                    q += inBlock
-                }
+                spread(p, len, \.free)
                 p += len
                 continue
             }
@@ -94,6 +112,12 @@ public struct PageblockCensus: Sendable {
             p += 1
         }
         usage = u
+    }
+
+    /// The census of `zone` with the offline memory blocks of `phys` counted as offline.
+    public init(_ zone: Zone, in phys: PhysicalMemory) {
+        self.init(zone, absent: phys.blocks.filter { $0.state == .offline && $0.endPFN > zone.startPFN && $0.startPFN < zone.endPFN }
+            .map { $0.startPFN..<$0.endPFN })
     }
 
     /// The class of every pageblock.

@@ -1,5 +1,5 @@
-// The one place `mmlab compact` and the demo touch the compaction engine and the zone
-// topology (module MMCompaction, issue 9 items 1–5). Everything else in the report,
+// The one place `mmlab compact` and the demo touch the compaction engine (module
+// MMCompaction, issue 9 items 2–5) and the zone topology. Everything else in the report,
 // the fragmenters and the pictures is written against the model as it stands.
 
 import MMPhysical
@@ -27,13 +27,9 @@ public enum CompactEngine {
     }
 
     /// The zone's name as /proc/zoneinfo prints it.
-    public static func zoneName(_ z: Zone) -> String { "Normal" }
+    public static func zoneName(_ z: Zone) -> String { z.name }
 
     /// Pages of the zone backed by memory (Linux: zone->present_pages).
-    public static func presentPages(_ z: Zone) -> Int { z.pages }
+    public static func presentPages(_ z: Zone) -> Int { z.presentPages }
 
-    /// Why a Movable zone of `bytes` per node cannot be built, or nil.
-    public static func movableZoneProblem(_ bytes: Int, _ c: MachineConfig) -> String? {
-        "--movable needs zones (issue 9 topology), which are not in this build yet"
-    }
 }

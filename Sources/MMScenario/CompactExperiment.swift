@@ -27,18 +27,15 @@ public struct CompactOptions: Sendable {
 
     /// The machine these options describe (one owner of the geometry: MachineConfig).
     public var machineConfig: MachineConfig {
-        MachineConfig(nodes: nodes, nodeMemBytes: memBytes / max(1, nodes), blockBytes: min(16 << 20, memBytes / max(1, nodes)),
-                      content: content, populate: false)
+        MachineConfig(nodes: nodes, nodeMemBytes: memBytes / max(1, nodes), content: content, movableBytes: movableBytes)
     }
 
     /// Why these options cannot run, or nil.
     public var problem: String? {
-        if nodes < 1 || nodes > 64 { return "--nodes must be 1…64" }
-        if memBytes <= 0 || memBytes % nodes != 0 { return "--mem must split evenly across \(nodes) nodes" }
         if movableBytes < 0 { return "--movable must not be negative" }
         if let o = order, o < 0 || o > maxOrder { return "--order must be 0…\(maxOrder) (leave it out for full compaction)" }
-        if let p = machineConfig.problem { return "machine: \(p) (per node: \((memBytes / nodes) >> 20) MiB)" }
-        if movableBytes > 0 { return CompactEngine.movableZoneProblem(movableBytes, machineConfig) }
+        if let p = MachineConfig.problemSplitting(totalBytes: memBytes, nodes: nodes) { return "--nodes/--mem: \(p)" }
+        if let p = machineConfig.problem { return "--movable: \(p)" }
         return nil
     }
 }
@@ -58,13 +55,13 @@ public struct ZoneState: Sendable {
     public let free: [Int]
     public let census: PageblockCensus
 
-    init(_ z: Zone) {
+    init(_ z: Zone, _ phys: PhysicalMemory) {
         node = z.node
         zone = CompactEngine.zoneName(z)
         startPFN = z.startPFN
         presentPages = CompactEngine.presentPages(z)
         free = z.freeBlockCounts()
-        census = PageblockCensus(z)
+        census = PageblockCensus(z, in: phys)
     }
 
     public var extfrag: [Int] { FragmentationIndex.extfragRow(free) }
@@ -90,7 +87,7 @@ public struct MachineState: Sendable {
     public let zones: [ZoneState]
 
     /// Reads a quiet machine.
-    public init(_ m: Machine) { zones = m.phys.zones.map(ZoneState.init) }
+    public init(_ m: Machine) { zones = m.phys.zones.map { ZoneState($0, m.phys) } }
 
     /// Linux: fragmentation_score_node() of each node.
     public var nodeScores: [Int] {

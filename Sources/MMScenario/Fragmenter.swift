@@ -109,12 +109,16 @@ public enum Fragmenter {
         return freed
     }
 
-    /// Puts one unmovable page into round(P × n) of the machine's n pageblocks, chosen by
-    /// a seeded shuffle; the page is the block's first free frame. Returns pages placed.
+    /// Puts one unmovable page into round(P × n) of the n pageblocks of the zones kernel
+    /// allocations may use (never Movable), chosen by a seeded shuffle; the page is the
+    /// block's first free frame. Returns pages placed.
     static func scatterUnmovable(_ machine: Machine, fraction: Double, _ rng: inout SplitMix64) throws(Errno) -> Int {
         let phys = machine.phys
-        let blocks = phys.totalPages / pageblockPages
-        var order = Array(0..<blocks)
+        let candidates = phys.zones.filter { $0.kind != .movable }.flatMap { z in
+            (0..<z.pageblockCount).map { Int(z.startPFN) / pageblockPages + $0 }
+        }
+        let blocks = candidates.count
+        var order = candidates
         for i in stride(from: blocks - 1, to: 0, by: -1) {
             order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
         }
