@@ -262,7 +262,16 @@ extension PageblockPicture {
         guard !labels.isEmpty else { return }
         let across = p.direction == .across
         let spacing = across ? Self.lineHeight : 70   // pixels one label needs
-        let every = max(1, (spacing + g.pitch - 1) / g.pitch)
+        var every = max(1, (spacing + g.pitch - 1) / g.pitch)
+        if p.lineLabels.isEmpty, let a = p.addressLabels {
+            // Address labels on round addresses: a power of two or a multiple of 512 MiB.
+            let lineMiB = g.perLine * a.mibPerCell
+            let nice = (every...(every * 16)).first { k in
+                let step = k * lineMiB
+                return step > 0 && (step & (step - 1) == 0 || step % 512 == 0)
+            }
+            every = nice ?? every
+        }
         for line in stride(from: 0, to: min(g.lines, labels.count), by: every) {
             if across {
                 text(&out, x: gx - 4, y: gy + line * g.pitch + min(g.pitch, Self.lineHeight) - 2, labels[line], size: 10, anchor: "end")
