@@ -44,6 +44,8 @@ struct Compact: ParsableCommand {
         o.mode = mode
         o.proactive = proactive
         if proactive && order != nil { throw ValidationError("--proactive and --order exclude each other (kcompactd picks its own work)") }
+        // An unwritable --svg is bad input: found before the run, not after it.
+        if let svg, !writeFile(svg, "") { throw ValidationError("--svg: cannot write '\(svg)'") }
         let report: CompactReport
         do { report = try CompactReport.run(o) } catch { throw ValidationError(error.description) }
         if let svg {
