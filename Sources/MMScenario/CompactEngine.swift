@@ -26,6 +26,18 @@ public enum CompactEngine {
         nil
     }
 
+    /// Linux: compact_memory — every zone of every node, order -1, sync; nil when the
+    /// engine is unavailable. May run while processes work.
+    public static func compactMemory(_ m: Machine) -> [ZoneCompaction]? {
+        nil
+    }
+
+    /// Starts one kcompactd per node and returns the function that stops them, or nil
+    /// when the engine is unavailable.
+    public static func startKcompactd(_ m: Machine) -> (() -> Void)? {
+        nil
+    }
+
     /// The zone's name as /proc/zoneinfo prints it.
     public static func zoneName(_ z: Zone) -> String { z.name }
 
