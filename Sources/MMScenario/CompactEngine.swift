@@ -8,8 +8,10 @@ import MMSpace
 /// What one compaction request did, zone by zone.
 public struct CompactionRun: Sendable {
     public var zones: [ZoneCompaction]
-    /// Wall-clock seconds the request took.
+    /// Wall-clock seconds the request took (`--proactive`: until kcompactd slept).
     public var seconds: Double
+    /// Proactive runs: rounds kcompactd ran before it went back to sleep.
+    public var proactiveRounds: Int? = nil
 }
 
 /// The compaction entry points as the report uses them.

@@ -113,6 +113,7 @@ extension CompactReport {
         s += "\n"
         if let run {
             s += "compaction: \(requestLine)\n"
+            if let r = run.proactiveRounds { s += "  kcompactd ran \(r) proactive round\(r == 1 ? "" : "s"), then slept\n" }
             for z in run.zones {
                 s += "  node \(z.node) zone \(z.zone): \(z.status), migrate_pfn \(z.migratePFN), free_pfn \(z.freePFN), "
                 s += "\(z.pagesMigrated) migrated, \(z.pagesFailed) failed\n"
