@@ -59,7 +59,7 @@ public enum Checker {
         }
 
         // 2. Page descriptors and free lists.
-        let unmovable = Set(machine.unmovable)
+        let unmovable = Set(machine.unmovable + machine.kernelPages)
         var freeSeen = 0
         var pfn: PFN = 0
         let total = PFN(phys.totalPages)

@@ -176,10 +176,32 @@ public final class Zone: @unchecked Sendable {
         return false
     }
 
-    /// Free blocks of order ≥ `order` on the lists of `mt` (for compaction's success test).
-    public func hasFreeBlock(order: Int, _ mt: MigrateType) -> Bool {
+    /// Takes the whole free block headed at `pfn` out of the allocator for compaction's
+    /// free scanner, if `pfn` heads one and the zone stays above its min watermark
+    /// after (Linux: __isolate_free_page). Returns its order; its pages come back with
+    /// refcount 0 and no flags (the caller splits them, Linux: split_map_pages).
+    /// Caller holds `lock`.
+    public func isolateFreeBlockLocked(_ pfn: PFN) -> Int? {
+        guard d.flags(pfn) & PageFlag.buddy != 0 else { return nil }
+        let order = d.buddyOrder(pfn)
+        guard d.buddyMigrateType(pfn) != .isolate else { return nil }
+        guard nrFree - (1 << order) > watermarks.min else { return nil }
+        removeFree(pfn)
+        nrFree -= 1 << order
+        return order
+    }
+
+    /// Whether a request of `order` and `mt` would find a free block now: on its own
+    /// lists, or on a fallback list it may steal from (Linux: the free-list test of
+    /// __compact_finished with find_suitable_fallback and can_steal_fallback).
+    public func hasSuitableFreeBlock(order: Int, _ mt: MigrateType) -> Bool {
         lock.withLock {
-            (order...maxOrder).contains { freeLists[listIndex($0, mt)].count > 0 }
+            for o in order...maxOrder {
+                if freeLists[listIndex(o, mt)].count > 0 { return true }
+                let canSteal = o >= pageblockOrder / 2 || mt != .movable
+                if canSteal, mt.fallbacks.contains(where: { freeLists[listIndex(o, $0)].count > 0 }) { return true }
+            }
+            return false
         }
     }
 

@@ -23,6 +23,8 @@ public final class PhysicalMemory: @unchecked Sendable {
     public let blocks: [MemoryBlock]
     public let lrus: [LRUList]
     public let vmstat = VMStat()
+    /// The vm.* sysctls (compaction's tunables).
+    public let sysctl = VMSysctl()
     let waitQueues = HashedWaitQueues()
     /// Per pageblock: index into `zones` and into `blocks` (the O(1) PFN lookups).
     private let pageblockZone: UnsafeMutablePointer<UInt16>

@@ -22,6 +22,12 @@ public final class Node: @unchecked Sendable {
     /// from Normal down — never Movable.
     let movableZonelist: [Zone]
     let kernelZonelist: [Zone]
+    /// kcompactd's wait queue (Linux: pgdat->kcompactd_wait).
+    public let kcompactdWait = ModelWaitQueue("kcompactd_wait")
+    /// Highest order a failed allocation asked kcompactd for (Linux: kcompactd_max_order).
+    public let kcompactdMaxOrder = Atomic<Int>(0)
+    /// A sysctl write asked for a proactive round now (Linux: proactive_compact_trigger).
+    public let proactiveCompactTrigger = Atomic<Bool>(false)
 
     init(id: Int, startPFN: PFN, pages: Int, zones: [Zone], lru: LRUList) {
         self.id = id

@@ -209,6 +209,14 @@ public enum Op: Sendable, Equatable {
     // MARK: statements — robustness (limits, OOM)
 
     // MARK: statements — compaction
+    /// `alloc node=N order=K count=C [movable|unmovable]` — kernel allocations of
+    /// 2^K pages on node N (direct compaction when they fail).
+    case alloc(node: Int, order: Int, count: Int, movable: Bool)
+    /// `free_alloc node=N order=K count=C` — frees the C latest `alloc` blocks of that node and order.
+    case freeAlloc(node: Int, order: Int, count: Int)
+    /// `sysctl vm.NAME=N` — one of vm.compaction_proactiveness, vm.extfrag_threshold,
+    /// vm.compact_unevictable_allowed.
+    case sysctl(name: String, value: Int)
 
     // MARK: statements — hot-remove
 
@@ -250,6 +258,9 @@ public enum Op: Sendable, Equatable {
         // MARK: statements — robustness (limits, OOM)
 
         // MARK: statements — compaction
+        case .alloc: "alloc"
+        case .freeAlloc: "free_alloc"
+        case .sysctl: "sysctl"
 
         // MARK: statements — hot-remove
 

@@ -170,6 +170,7 @@ extension LineParser {
         // MARK: statements — robustness (limits, OOM)
 
         // MARK: statements — compaction
+        case "alloc", "free_alloc", "sysctl": return try parseCompactionStatement(keyword, tokens)
 
         // MARK: statements — hot-remove
 

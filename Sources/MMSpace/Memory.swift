@@ -226,12 +226,13 @@ extension Machine {
             for p in toPut { phys.putPage(p) }
         }
         mm.shadowLock.withLock {
-            // A small range forgets its pages one by one; a large one filters once.
-            let first = start >> 12, stop = end >> 12
-            if stop - first < UInt64(mm.shadow.count) / 4 {
-                for k in first..<stop { mm.shadow.removeValue(forKey: k) }
+            // A short range (a page of a large mapping) is removed key by key: filtering
+            // the whole shadow per call made page-by-page unmapping quadratic.
+            let lo = start >> 12, hi = end >> 12
+            if hi - lo < UInt64(mm.shadow.count) {
+                for k in lo..<hi { mm.shadow.removeValue(forKey: k) }
             } else {
-                mm.shadow = mm.shadow.filter { $0.key < first || $0.key >= stop }
+                mm.shadow = mm.shadow.filter { $0.key < lo || $0.key >= hi }
             }
         }
     }
