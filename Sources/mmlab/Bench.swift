@@ -13,13 +13,13 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Built-in benchmarks (migration, scale, faults, exploration).")
     @Flag(help: "Smaller sizes, for a quick look (numbers are less stable).") var quick = false
     @Flag(help: "JSON output.") var json = false
-    @Option(help: "Only these groups (comma-separated): migration, scale, faults, explore.") var only: String?
+    @Option(help: "Only these groups (comma-separated): migration, scale, faults, explore, compaction.") var only: String?
 
     func run() throws {
-        let list = (only ?? "migration,scale,faults,explore").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        let known: Set = ["migration", "scale", "faults", "explore"]
+        let list = (only ?? "migration,scale,faults,explore,compaction").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let known: Set = ["migration", "scale", "faults", "explore", "compaction"]
         guard !list.contains("") else {
-            throw ValidationError("--only: empty group name in '\(only ?? "")'; groups: migration, scale, faults, explore")
+            throw ValidationError("--only: empty group name in '\(only ?? "")'; groups: migration, scale, faults, explore, compaction")
         }
         let groups = Set(list)
         guard groups.isSubset(of: known) else { throw ValidationError("--only: unknown group(s) \(groups.subtracting(known).sorted())") }
@@ -35,6 +35,7 @@ struct Bench: ParsableCommand {
         if groups.contains("faults") { benchFaults(add) }
         if groups.contains("scale") { benchScale(add) }
         if groups.contains("explore") { benchExplore(quick: quick, add) }
+        if groups.contains("compaction") { benchCompaction(quick: quick, add) }
         if json { FileHandleOut.out(JSONValue.object(rows.map { ($0.0, $0.2) }).text) }
     }
 
