@@ -24,20 +24,23 @@ let package = Package(
         .target(name: "MMSpace", dependencies: ["MMPhysical", "MMSync", "CMMSupport"]),
         // Linux: mm/migrate.c, mm/mempolicy.c
         .target(name: "MMMigrate", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
+        // Linux: mm/memory_hotplug.c, mm/page_isolation.c (hot-remove of memory blocks)
+        .target(name: "MMHotplug", dependencies: ["MMMigrate", "MMSpace", "MMPhysical", "MMSync"]),
         // Invariant checker (DESIGN §1.8)
         .target(name: "MMCheck", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
         // Deterministic interleaving explorer (DESIGN §1.9)
         .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
         // Scenario files: parser and runner (DESIGN §3)
-        .target(name: "MMScenario", dependencies: ["MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
+        .target(name: "MMScenario", dependencies: ["MMHotplug", "MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
         .executableTarget(name: "mmlab", dependencies: [
-            "MMScenario", "MMExplore", "MMCheck", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
+            "MMScenario", "MMHotplug", "MMExplore", "MMCheck", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MMSyncTests", dependencies: ["MMSync"]),
         .testTarget(name: "MMPhysicalTests", dependencies: ["MMPhysical", "MMSync"]),
         .testTarget(name: "MMSpaceTests", dependencies: ["MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMMigrateTests", dependencies: ["MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
+        .testTarget(name: "MMHotplugTests", dependencies: ["MMHotplug", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck", "MMExplore", "MMSync"]),
     ],

@@ -141,7 +141,7 @@ public struct PageDescriptors: @unchecked Sendable {
     @inline(__always) public func buddyOrder(_ pfn: PFN) -> Int {
         Int((flags(pfn) & PageFlag.orderMask) >> PageFlag.orderShift)
     }
-    @inline(__always) func buddyMigrateType(_ pfn: PFN) -> MigrateType {
+    @inline(__always) public func buddyMigrateType(_ pfn: PFN) -> MigrateType {
         MigrateType(rawValue: Int((flags(pfn) & PageFlag.mtMask) >> PageFlag.mtShift))!
     }
 
