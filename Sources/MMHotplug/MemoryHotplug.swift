@@ -77,6 +77,14 @@ public struct HotplugResult: Sendable, Equatable {
     /// Wall-clock seconds the call took.
     public var seconds: Double = 0
 
+    public init(ret: Int = 0, errno: Errno? = nil, reason: String? = nil, migrated: Int = 0, sweeps: Int = 0) {
+        self.ret = ret
+        self.errno = errno
+        self.reason = reason
+        self.migrated = migrated
+        self.sweeps = sweeps
+    }
+
     static func failure(_ e: Errno, _ reason: String) -> HotplugResult {
         HotplugResult(ret: -1, errno: e, reason: reason)
     }
@@ -223,7 +231,9 @@ public final class MemoryHotplug: @unchecked Sendable {
     private func retryUntilFree(_ oc: inout OfflineControl) -> (Errno, String)? {
         oc.slot.retrying.store(true, ordering: .releasing)
         defer { oc.slot.retrying.store(false, ordering: .releasing) }
-        // Bounded: every policy ends (forever by a signal or the end of the run).
+        // Bounded: every policy ends (forever by a signal or the end of the run, after
+        // one more sweep: what ended the run may have been the unpin that frees us).
+        var lastSweep = false
         while true {
             if oc.slot.cancel.load(ordering: .acquiring) { return (.EINTR, OfflineReason.signal) }
             var pfn = oc.block.startPFN
@@ -240,7 +250,8 @@ public final class MemoryHotplug: @unchecked Sendable {
             switch oc.policy {
             case .timeout(let s) where oc.elapsed >= s: return (.EBUSY, OfflineReason.timeout)
             case .passes(let n) where oc.sweeps >= n: return (.EBUSY, OfflineReason.passes)
-            case .forever where endOfRun?() == true: return (.EINTR, OfflineReason.signal)
+            case .forever where lastSweep: return (.EINTR, OfflineReason.signal)
+            case .forever where endOfRun?() == true: lastSweep = true
             default: break
             }
         }

@@ -23,6 +23,7 @@ public enum ScenarioParser {
         // MARK: keywords — compaction
 
         // MARK: keywords — hot-remove
+        "cancel_offline", "blocks",
 
         // MARK: keywords — snapshot
 

@@ -3,10 +3,12 @@
 // concurrently (real threads in `run`, scheduler-chosen order under `explore`).
 
 import MMCheck
+import MMHotplug
 import MMMigrate
 import MMPhysical
 import MMSpace
 import MMSync
+import Synchronization
 
 /// The outcome of one executed statement, as the JSON lines of `run --json` give it.
 public struct StatementResult: Sendable {
@@ -18,6 +20,12 @@ public struct StatementResult: Sendable {
     public var status: [Int]? = nil
     /// Only for `verify`.
     public var violations: [Violation]? = nil
+    /// Hot-remove (`offline`, `online`, `cancel_offline`): Linux's reason for a failure.
+    public var reason: String? = nil
+    /// Hot-remove (`offline`): pages migrated out of the block.
+    public var migrated: Int? = nil
+    /// `blocks`: the memory-block table.
+    public var blockTable: [MemoryBlockInfo]? = nil
 
     public var json: JSONValue {
         var m: [(String, JSONValue)] = [("line", .int(line)), ("op", .string(op))]
@@ -30,6 +38,7 @@ public struct StatementResult: Sendable {
         m.append(("ret", .int(ret)))
         m.append(("errno", errno.map { .string($0.name) } ?? .null))
         if let status { m.append(("status", .array(status.map { .int($0) }))) }
+        appendHotRemoveJSON(&m)
         return .object(m)
     }
 
@@ -41,6 +50,7 @@ public struct StatementResult: Sendable {
         var s = "line \(line)\(who): \(op) → "
         if let errno { s += "-1 \(errno.name)" } else { s += "\(ret)" }
         if let status { s += " status \(status)" }
+        appendHotRemoveText(&s)
         return s
     }
 }
@@ -65,6 +75,10 @@ public final class ScenarioRunner: @unchecked Sendable {
     public let options: RunOptions
     public private(set) var machine: Machine!
     private var migrator: Migrator!
+    /// Hot-plug of the machine's memory blocks (created with the machine).
+    var hotplug: MemoryHotplug!
+    /// Thread blocks running right now (a `forever` offline ends when it is alone).
+    let liveThreads = Atomic<Int>(0)
     /// Results of `verify` statements that failed.
     public private(set) var failedVerifies = 0
     private let resultLock = PlainLock()
@@ -75,7 +89,7 @@ public final class ScenarioRunner: @unchecked Sendable {
     }
 
     /// Statements whose layer mmlab does not have yet: rejected before anything runs.
-    public static let unsupported: Set<String> = ["compact", "offline", "online"]
+    public static let unsupported: Set<String> = ["compact"]
 
     /// The machine a `machine` statement asks for.
     static func config(_ spec: MachineSpec) -> MachineConfig {
@@ -145,6 +159,7 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
+            bootHotplug()
         case let .process(name, node, uid, privileged):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged)
         case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)
@@ -174,8 +189,12 @@ public final class ScenarioRunner: @unchecked Sendable {
         case .policy(let setting):
             applyPolicy(setting)
         case .threads(let blocks):
+            liveThreads.add(blocks.count, ordering: .acquiringAndReleasing)
             ModelThreads.runConcurrently(blocks.map { b in
-                (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })
+                (name: b.name, body: { [self] in
+                    for st in b.statements { execute(st, thread: b.name) }
+                    liveThreads.subtract(1, ordering: .acquiringAndReleasing)
+                })
             })
         // MARK: statements — fidelity (migration, NUMA calls)
 
@@ -184,12 +203,13 @@ public final class ScenarioRunner: @unchecked Sendable {
         // MARK: statements — compaction
 
         // MARK: statements — hot-remove
+        case .offline, .online, .cancelOffline, .blocks: performHotRemove(op, &r)
 
         // MARK: statements — snapshot
 
         case .verify:
             r.violations = Checker.check(machine)
-        case .compact, .offline, .online:
+        case .compact:
             preconditionFailure("rejected by validate()")
         }
     }
@@ -206,6 +226,7 @@ public final class ScenarioRunner: @unchecked Sendable {
         // MARK: policies — compaction
 
         // MARK: policies — hot-remove
+        case .offlineRetry(let text): hotplug.retry = OfflineRetryPolicy(parsing: text) ?? .default
 
         }
     }

@@ -135,8 +135,8 @@ extension LineParser {
             return .compact(node: node, order: order, mode: mode)
 
         case "offline", "online":
-            let usage = "\(keyword) node=N block=B"
-            let args = try splitArgs(keyword, tokens, keys: ["node", "block"])
+            let usage = keyword == "offline" ? "offline node=N block=B [timeout=T]" : "online node=N block=B"
+            let args = try splitArgs(keyword, tokens, keys: keyword == "offline" ? ["node", "block", "timeout"] : ["node", "block"])
             try expectPositional(args, 0, names: [], usage: usage)
             guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
             guard let blockText = args.keyed["block"] else { throw error("missing argument: block=B (usage: \(usage))") }
@@ -146,7 +146,9 @@ extension LineParser {
             guard b < UInt64(blocks) else {
                 throw error("block=\(b) out of range: each node has \(blocks) memory block\(blocks == 1 ? "" : "s") (0…\(blocks - 1)) of \(machine!.blockBytes >> 20)M")
             }
-            return keyword == "offline" ? .offline(node: node, block: Int(b)) : .online(node: node, block: Int(b))
+            guard keyword == "offline" else { return .online(node: node, block: Int(b)) }
+            let timeout = try args.keyed["timeout"].map { v throws(ScenarioError) in try offlineTimeout(v) }
+            return .offline(node: node, block: Int(b), timeout: timeout)
 
         case "migrate_kernel":
             let args = try splitArgs(keyword, tokens, keys: ["node"])
@@ -172,6 +174,7 @@ extension LineParser {
         // MARK: statements — compaction
 
         // MARK: statements — hot-remove
+        case "cancel_offline", "blocks": return try parseHotRemove(keyword, tokens)
 
         // MARK: statements — snapshot
 
@@ -196,6 +199,7 @@ extension LineParser {
         // MARK: policy keys — compaction
 
         // MARK: policy keys — hot-remove
+        "offline_retry",
 
     ]
 
@@ -214,6 +218,7 @@ extension LineParser {
         // MARK: policies — compaction
 
         // MARK: policies — hot-remove
+        case "offline_retry": return try offlineRetry(value)
 
         default:
             throw error("unknown policy \(ScenarioParser.show(key))")  // splitArgs checked the key

@@ -232,8 +232,6 @@ private func example(_ name: String) -> String {
 
     @Test(arguments: [
         ("compact node=0", "compact"),
-        ("offline node=0 block=1", "offline"),
-        ("online node=0 block=1", "online"),
     ])
     func unimplementedStatementsAreRejectedWithTheirLine(statement: String, name: String) throws {
         let text = """
@@ -269,12 +267,12 @@ private func example(_ name: String) -> String {
         }
         thread T2 {
           migrate_kernel A 0x10000000
-          offline node=1 block=0
+          compact node=1
         }
         """, file: "th.mm")
         let e = try #require(throws: ScenarioError.self) { try ScenarioRunner.validate(scenario) }
         #expect(e.line == 8)
-        #expect(e.description.hasPrefix("th.mm:8: 'offline' is not implemented"), "\(e)")
+        #expect(e.description.hasPrefix("th.mm:8: 'compact' is not implemented"), "\(e)")
     }
 
     @Test func supportedScenariosValidate() throws {
