@@ -28,6 +28,8 @@ public struct WorkloadOptions: Sendable {
     public var seed: UInt64 = 1
     /// Pages per mapping a worker creates.
     public var regionPages = 64
+    /// kcompactd on every node, and one full compaction 40% into the run (the demo).
+    public var compaction = false
     public init() {}
 }
 
@@ -41,6 +43,8 @@ public struct WorkloadStats: Sendable {
     public var kernelMigrations = 0
     public var syscallMigrations = 0
     public var seconds = 0.0
+    /// What compaction did, when `WorkloadOptions.compaction` asked for it.
+    public var compaction: WorkloadCompaction?
 }
 
 
@@ -92,12 +96,15 @@ public enum Workload {
                 statsLock.withLock { total.kernelMigrations += k; total.syscallMigrations += s }
             }))
         }
+        let compactor = o.compaction ? WorkloadCompactor(m) : nil
+        if let compactor { threads.append(compactor.thread(at: start + UInt64(o.seconds * 0.4e9))) }
         ModelThreads.runConcurrently(threads)
         // Whatever the workers left alive exits now, so the end state is fully checkable
         // both with processes (checked mid-way by callers) and without.
         let result = statsLock.withLock { total }
         var r = result
         r.seconds = Double(mm_now_ns() - start) / 1e9
+        r.compaction = compactor?.finish()
         return (m, r)
     }
 

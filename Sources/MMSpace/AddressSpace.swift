@@ -200,6 +200,20 @@ public final class Machine: @unchecked Sendable {
     }
     public var unmovable: [PFN] { tableLock.withLock { unmovablePages } }
 
+    /// A kernel allocation of the free frame `pfn` (Linux: take_page_off_buddy for the
+    /// frame, then steal_suitable_fallback's claim: the pageblock becomes MIGRATE_UNMOVABLE
+    /// and its free pages move to the unmovable lists). Fragmenters use it to put an
+    /// unmovable page exactly where a scenario wants one. EBUSY if `pfn` is not free.
+    public func allocateUnmovable(at pfn: PFN) throws(Errno) {
+        guard Int(pfn) < phys.totalPages else { throw .EINVAL }
+        let zone = phys.zoneOf(pfn)
+        guard zone.takeFreePage(pfn) else { throw .EBUSY }
+        phys.pages.setFlags(pfn, PageFlag.unmovable)
+        let block = pfn & ~PFN(pageblockPages - 1)
+        zone.lock.withLock { zone.moveFreePagesLocked(from: block, to: block + PFN(pageblockPages), .unmovable) }
+        tableLock.withLock { unmovablePages.append(pfn) }
+    }
+
     /// Stamp for the `version`-th write by `mm` at `addr`: never 0, never FrameStore.torn.
     @inline(__always) static func stamp(mm: Int, addr: UInt64, version: UInt64) -> UInt64 {
         var z = UInt64(mm) &* 0x9E37_79B9_7F4A_7C15 ^ (addr >> 12) &* 0xBF58_476D_1CE4_E5B9 ^ version

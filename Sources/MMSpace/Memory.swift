@@ -226,7 +226,13 @@ extension Machine {
             for p in toPut { phys.putPage(p) }
         }
         mm.shadowLock.withLock {
-            mm.shadow = mm.shadow.filter { $0.key < start >> 12 || $0.key >= end >> 12 }
+            // A small range forgets its pages one by one; a large one filters once.
+            let first = start >> 12, stop = end >> 12
+            if stop - first < UInt64(mm.shadow.count) / 4 {
+                for k in first..<stop { mm.shadow.removeValue(forKey: k) }
+            } else {
+                mm.shadow = mm.shadow.filter { $0.key < first || $0.key >= stop }
+            }
         }
     }
 }

@@ -13,11 +13,11 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Built-in benchmarks (migration, scale, faults, exploration).")
     @Flag(help: "Smaller sizes, for a quick look (numbers are less stable).") var quick = false
     @Flag(help: "JSON output.") var json = false
-    @Option(help: "Only these groups (comma-separated): migration, scale, faults, explore.") var only: String?
+    @Option(help: "Only these groups (comma-separated): migration, scale, faults, explore, compaction.") var only: String?
 
     func run() throws {
-        let groups = Set((only ?? "migration,scale,faults,explore").split(separator: ",").map(String.init))
-        let known: Set = ["migration", "scale", "faults", "explore"]
+        let groups = Set((only ?? "migration,scale,faults,explore,compaction").split(separator: ",").map(String.init))
+        let known: Set = ["migration", "scale", "faults", "explore", "compaction"]
         guard groups.isSubset(of: known) else { throw ValidationError("--only: unknown group(s) \(groups.subtracting(known).sorted())") }
         var rows: [(String, String, JSONValue)] = []
         func add(_ name: String, _ value: Double, _ unit: String) {
@@ -31,6 +31,7 @@ struct Bench: ParsableCommand {
         if groups.contains("faults") { benchFaults(add) }
         if groups.contains("scale") { benchScale(add) }
         if groups.contains("explore") { benchExplore(quick: quick, add) }
+        if groups.contains("compaction") { benchCompaction(quick: quick, add) }
         if json { FileHandleOut.out(JSONValue.object(rows.map { ($0.0, $0.2) }).text) }
     }
 

@@ -17,6 +17,7 @@ struct MMLab: ParsableCommand {
         subcommands: [
             Demo.self, Run.self, Stress.self, Explore.self, Replay.self,
             // MARK: subcommands — compaction
+            Compact.self,
 
             // MARK: subcommands — hot-remove
 
