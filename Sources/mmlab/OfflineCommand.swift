@@ -24,6 +24,7 @@ struct Offline: ParsableCommand {
     @Option(help: "Memory blocks to offline, machine-wide ids (e.g. 0,1). Default: the block holding most process pages.") var blockIds: String?
     @Flag(help: "Offline every block of the Movable zones.") var allMovable = false
     @Flag(help: "Online the offlined blocks again afterwards.") var online = false
+    @Flag(help: "No worker threads during the offline (measures the offline alone).") var noWorkers = false
     @Option(help: "Retry policy: timeout:DURATION (wall time), forever or passes:N.") var retry: String = "timeout:10s"
     @Option(help: "Seed of the workers and of the pin placement.") var seed: UInt64 = 1
     @Flag(help: "One JSON object.") var json = false
@@ -60,6 +61,7 @@ struct Offline: ParsableCommand {
         }
         o.allMovable = allMovable
         o.online = online
+        o.workers = !noWorkers
         guard let policy = OfflineRetryPolicy(parsing: retry) else {
             throw ValidationError("--retry: '\(retry)' is not timeout:DURATION (e.g. timeout:120s), forever or passes:N")
         }
