@@ -60,3 +60,51 @@ import Testing
         #expect(OfflineExperiment.problem(p)?.contains("Movable") == true)
     }
 }
+
+/// Runs the built `mmlab` (the debug binary next to the repository's .build) with `args`.
+private func mmlab(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    let path = parts.joined(separator: "/") + "/.build/debug/mmlab"
+    try #require(FileManager.default.isExecutableFile(atPath: path), "build mmlab first (\(path))")
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+@Suite struct OfflineCLITests {
+    @Test(arguments: [
+        (["--block-ids", "99", "--mem", "64M", "--block", "16M"], "block id 99 out of range"),
+        (["--block-ids", "1,x"], "'x' is not a block id"),
+        (["--block-ids", "1,1"], "named twice"),
+        (["--retry", "sometimes"], "--retry"),
+        (["--all-movable"], "needs a Movable zone"),
+        (["--block", "3M"], "machine:"),
+        (["--mem", "lots"], "not a size"),
+        (["--svg", "/nonexistent-dir/x.svg", "--mem", "64M", "--block", "16M"], "cannot write"),
+        (["--pin", "99999999", "--mem", "64M", "--block", "16M"], "--pin"),
+    ])
+    func badFlagsExit2(args: [String], fragment: String) throws {
+        let r = try mmlab(["offline"] + args)
+        #expect(r.code == 2, "\(args): \(r)")
+        #expect(r.err.contains(fragment), "\(args): \(r.err)")
+    }
+
+    @Test func jsonRunIsOneObject() throws {
+        let r = try mmlab(["offline", "--mem", "64M", "--block", "16M", "--pages", "2000", "--online", "--json"])
+        #expect(r.code == 0, "\(r)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let results = try #require(obj["results"] as? [[String: Any]])
+        #expect(results.first?["op"] as? String == "offline" && results.first?["ret"] as? Int == 0)
+        #expect(results.last?["op"] as? String == "online")
+        #expect((obj["blocks"] as? [String: Any])?["before"] is [Any])
+        #expect((obj["verify"] as? [String: Any])?["ok"] as? Bool == true)
+    }
+}
