@@ -2,14 +2,16 @@
 // `blocks` (MMHotplug), and their optional fields in text and `--json` output.
 
 import MMHotplug
+import MMMigrate
 import MMPhysical
 import MMSync
 
 extension ScenarioRunner {
     /// Creates the machine's hot-plug state: a `forever` offline gives up ("the end of
     /// the run") once no other thread block is left that could cancel it or unpin.
-    func bootHotplug() {
-        let hp = MemoryHotplug(machine)
+    /// It migrates with the runner's migrator, so `--trace` shows its migrations.
+    func bootHotplug(_ migrator: Migrator) {
+        let hp = MemoryHotplug(machine, migrator: migrator)
         hp.endOfRun = { [unowned self, unowned hp] in
             liveThreads.load(ordering: .acquiring) <= hp.retryingCount
         }

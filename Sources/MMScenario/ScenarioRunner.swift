@@ -159,7 +159,7 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
-            bootHotplug()
+            bootHotplug(migrator)
         case let .process(name, node, uid, privileged):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged)
         case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)
