@@ -26,14 +26,16 @@ let package = Package(
         .target(name: "MMMigrate", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
         // Linux: mm/compaction.c (the scanners, direct compaction, kcompactd)
         .target(name: "MMCompaction", dependencies: ["MMMigrate", "MMSpace", "MMPhysical", "MMSync"]),
+        // Linux: mm/memory_hotplug.c, mm/page_isolation.c (hot-remove of memory blocks)
+        .target(name: "MMHotplug", dependencies: ["MMMigrate", "MMSpace", "MMPhysical", "MMSync"]),
         // Invariant checker (DESIGN §1.8)
         .target(name: "MMCheck", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
         // Deterministic interleaving explorer (DESIGN §1.9)
         .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
         // Scenario files: parser and runner (DESIGN §3)
-        .target(name: "MMScenario", dependencies: ["MMCompaction", "MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
+        .target(name: "MMScenario", dependencies: ["MMCompaction", "MMHotplug", "MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
         .executableTarget(name: "mmlab", dependencies: [
-            "MMScenario", "MMExplore", "MMCheck", "MMCompaction", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
+            "MMScenario", "MMHotplug", "MMExplore", "MMCheck", "MMCompaction", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MMSyncTests", dependencies: ["MMSync"]),
@@ -41,6 +43,7 @@ let package = Package(
         .testTarget(name: "MMSpaceTests", dependencies: ["MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMMigrateTests", dependencies: ["MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMCompactionTests", dependencies: ["MMCompaction", "MMScenario", "MMExplore", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
+        .testTarget(name: "MMHotplugTests", dependencies: ["MMHotplug", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck", "MMExplore", "MMSync"]),
     ],

@@ -87,6 +87,14 @@ public enum Checker {
             defer { pfn += 1 }
             // A hole: no memory, owned by nobody (Linux: a reserved memmap entry).
             if f == PageFlag.reserved, pages.refcount(pfn) == 0, pages.mapcount(pfn) == 0, phys.zoneOf(pfn).isHole(pfn) { continue }
+            // An offline memory block: its frames are reserved and owned by nobody
+            // (Linux: PageOffline after __offline_isolated_pages); anything else there is lost.
+            if phys.blockOf(pfn).state == .offline {
+                if f != PageFlag.reserved || pages.refcount(pfn) != 0 || pages.mapcount(pfn) != 0 || mapped[pfn] != nil {
+                    out.append(Violation(.accounting, "pfn \(pfn): in offline memory block \(phys.blockOf(pfn).id) but flags \(PageFlag.describe(f)) refcount \(pages.refcount(pfn)) mapcount \(pages.mapcount(pfn))"))
+                }
+                continue
+            }
             let ref = pages.refcount(pfn), map = pages.mapcount(pfn)
             let wantMap = mapped[pfn] ?? 0, pins = pinned[pfn] ?? 0
             if map != wantMap {

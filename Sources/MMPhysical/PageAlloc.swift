@@ -289,6 +289,8 @@ public final class Zone: @unchecked Sendable {
                 let f = d.flags(head)
                 if f & PageFlag.buddy != 0 && d.buddyOrder(head) == order {
                     let mt = d.buddyMigrateType(head)
+                    // Linux: an isolated pageblock is no migration target (hot-remove).
+                    if mt == .isolate { return false }
                     removeFree(head)
                     nrFree -= 1 << order
                     // Give back every part except the target page.
@@ -372,7 +374,15 @@ public final class Zone: @unchecked Sendable {
 
     /// Moves every free block in [start, end) to the free lists of `mt` and marks the
     /// pageblocks (Linux: move_freepages_block, used by page isolation). Under lock.
+    /// `start` and `end` must be pageblock-aligned. A free block that straddles either
+    /// boundary (an order-10 block over a 2 MiB range) is split first, so that only
+    /// pages inside the range change lists: isolation must not leak outside, and no
+    /// free page inside may stay allocatable.
     public func moveFreePagesLocked(from start: PFN, to end: PFN, _ mt: MigrateType) {
+        precondition(Int(start - startPFN) % pageblockPages == 0 && Int(end - startPFN) % pageblockPages == 0,
+                     "zone \(node)/\(kind.name): move_freepages range \(start)..<\(end) not pageblock-aligned")
+        splitFreeBlockLocked(across: start)
+        splitFreeBlockLocked(across: end)
         var b = start
         while b < end { setPageblockTypeLocked(b, mt); b += PFN(pageblockPages) }
         var p = start
@@ -385,6 +395,69 @@ public final class Zone: @unchecked Sendable {
             } else {
                 p += 1
             }
+        }
+    }
+
+    /// Splits the free block (if any) that contains both `boundary - 1` and `boundary`
+    /// into halves until none crosses `boundary`; each half keeps its list's type.
+    private func splitFreeBlockLocked(across boundary: PFN) {
+        guard boundary > startPFN, boundary < endPFN else { return }
+        for order in 1...maxOrder {
+            let head = startPFN + PFN(Int(boundary - startPFN) & ~((1 << order) - 1))
+            guard head < boundary, d.flags(head) & PageFlag.buddy != 0, d.buddyOrder(head) == order else { continue }
+            let mt = d.buddyMigrateType(head)
+            removeFree(head)
+            var lo = head, o = order
+            // Halve towards the boundary: the half not containing it goes back whole.
+            while o > 0 {
+                o -= 1
+                let half = lo + PFN(1 << o)
+                if boundary >= half { addFree(lo, order: o, mt); lo = half } else { addFree(half, order: o, mt) }
+                if lo == boundary { addFree(lo, order: o, mt); return }
+            }
+            addFree(lo, order: 0, mt)
+            return
+        }
+    }
+
+    /// Takes every free page of [start, end) out of the allocator for good (Linux:
+    /// __offline_isolated_pages): the range must be isolated and wholly free; its pages
+    /// become reserved (PageOffline) frames owned by nobody. Returns the pages taken.
+    /// Under lock.
+    public func offlineFreePagesLocked(from start: PFN, to end: PFN) -> Int {
+        var p = start, taken = 0
+        while p < end {
+            let f = d.flags(p)
+            precondition(f & PageFlag.buddy != 0 && d.buddyMigrateType(p) == .isolate,
+                         "offline of zone \(node)/\(kind.name): pfn \(p) is not a free isolated page")
+            let o = d.buddyOrder(p)
+            precondition(p + PFN(1 << o) <= end, "offline of zone \(node)/\(kind.name): free block at \(p) order \(o) leaves the range")
+            removeFree(p)
+            for q in p..<(p + PFN(1 << o)) { d.storeFlags(q, PageFlag.reserved) }
+            nrFree -= 1 << o
+            taken += 1 << o
+            p += PFN(1 << o)
+        }
+        return taken
+    }
+
+    /// Gives the reserved frames of an offline range back to the allocator (Linux:
+    /// online_pages → online_pages_range): pageblocks of type `mt`, freed in the
+    /// largest aligned blocks, merging with free neighbours. Under lock.
+    public func onlinePagesLocked(from start: PFN, to end: PFN, _ mt: MigrateType) {
+        var b = start
+        while b < end { setPageblockTypeLocked(b, mt); b += PFN(pageblockPages) }
+        var p = start
+        while p < end {
+            var o = maxOrder
+            while o > 0 && (Int(p - startPFN) & ((1 << o) - 1) != 0 || p + PFN(1 << o) > end) { o -= 1 }
+            for q in p..<(p + PFN(1 << o)) {
+                precondition(d.flags(q) == PageFlag.reserved && d.refcount(q) == 0,
+                             "online of zone \(node)/\(kind.name): pfn \(q) is not an offline frame")
+                d.storeFlags(q, 0)
+            }
+            freePagesLocked(p, order: o)
+            p += PFN(1 << o)
         }
     }
 }

@@ -130,6 +130,16 @@ public struct PageDescriptors: @unchecked Sendable {
     public func setFlags(_ pfn: PFN, _ f: UInt32) -> UInt32 {
         flagsBase[Int(pfn)].bitwiseOr(f, ordering: .acquiringAndReleasing).oldValue
     }
+    /// Sets `f` only while one of `ifAny` is set (one CAS loop); returns whether it did.
+    public func setFlags(_ pfn: PFN, _ f: UInt32, ifAny: UInt32) -> Bool {
+        var cur = flagsBase[Int(pfn)].load(ordering: .acquiring)
+        while cur & ifAny != 0 {
+            let (ok, seen) = flagsBase[Int(pfn)].compareExchange(expected: cur, desired: cur | f, ordering: .acquiringAndReleasing)
+            if ok { return true }
+            cur = seen
+        }
+        return false
+    }
     /// Clears bits; returns the old word.
     @discardableResult @inline(__always)
     public func clearFlags(_ pfn: PFN, _ f: UInt32) -> UInt32 {
@@ -141,7 +151,7 @@ public struct PageDescriptors: @unchecked Sendable {
     @inline(__always) public func buddyOrder(_ pfn: PFN) -> Int {
         Int((flags(pfn) & PageFlag.orderMask) >> PageFlag.orderShift)
     }
-    @inline(__always) func buddyMigrateType(_ pfn: PFN) -> MigrateType {
+    @inline(__always) public func buddyMigrateType(_ pfn: PFN) -> MigrateType {
         MigrateType(rawValue: Int((flags(pfn) & PageFlag.mtMask) >> PageFlag.mtShift))!
     }
 

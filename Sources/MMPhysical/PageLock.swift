@@ -61,7 +61,9 @@ extension PhysicalMemory {
     private func waitForClear(_ pfn: PFN, _ bit: UInt32, _ kind: WaitChannel.Kind) {
         waitQueues.wait(
             key: UInt64(pfn), channel: WaitChannel(kind, UInt64(pfn)),
-            announce: { pages.setFlags(pfn, PageFlag.waiters) },
+            // Only while the bit is still set: a waiter that comes late must not leave
+            // PG_waiters on a page that was unlocked, freed and perhaps taken offline.
+            announce: { _ = pages.setFlags(pfn, PageFlag.waiters, ifAny: bit) },
             isDone: { !pages.test(pfn, bit) })
     }
 }

@@ -141,6 +141,9 @@ public enum PolicySetting: Sendable, Equatable {
     // MARK: policies — compaction
 
     // MARK: policies — hot-remove
+    /// `offline_retry=timeout:T|forever|passes:N`: how long an offline keeps retrying
+    /// (the text, validated by the parser; MMHotplug's OfflineRetryPolicy reads it).
+    case offlineRetry(String)
 
     /// The key as written in the file.
     public var key: String {
@@ -157,6 +160,7 @@ public enum PolicySetting: Sendable, Equatable {
         // MARK: policy keys — compaction
 
         // MARK: policy keys — hot-remove
+        case .offlineRetry: "offline_retry"
 
         }
     }
@@ -224,8 +228,9 @@ public enum Op: Sendable, Equatable {
     case migratePages(proc: String, from: [Int], to: [Int], caller: String?)
     /// `compact [node=N] [order=0…10] [mode=sync|async|sync-light]` (nil: not given).
     case compact(node: Int?, order: Int?, mode: String?)
-    /// `offline node=N block=B` — hot-remove memory block B of node N.
-    case offline(node: Int, block: Int)
+    /// `offline node=N block=B [timeout=T]` — hot-remove memory block B of node N
+    /// (`timeout`: seconds, overriding `policy offline_retry=`; nil: the policy's).
+    case offline(node: Int, block: Int, timeout: Double? = nil)
     /// `online node=N block=B`.
     case online(node: Int, block: Int)
     /// `migrate_kernel P ADDR [LEN] [node=N] [mode=async|sync-light|sync] [batch=N]` —
@@ -255,6 +260,11 @@ public enum Op: Sendable, Equatable {
     case sysctl(name: String, value: Int)
 
     // MARK: statements — hot-remove
+    /// `cancel_offline node=N block=B` — signal the offline of that block (from another
+    /// thread): it stops retrying with EINTR "signal backoff" and rolls back.
+    case cancelOffline(node: Int, block: Int)
+    /// `blocks` — print the memory-block table (/sys/devices/system/memory).
+    case blocks
 
     // MARK: statements — snapshot
 
@@ -301,6 +311,8 @@ public enum Op: Sendable, Equatable {
         case .sysctl: "sysctl"
 
         // MARK: statements — hot-remove
+        case .cancelOffline: "cancel_offline"
+        case .blocks: "blocks"
 
         // MARK: statements — snapshot
 

@@ -25,6 +25,7 @@ public enum ScenarioParser {
         "alloc", "free_alloc", "sysctl",
 
         // MARK: keywords — hot-remove
+        "cancel_offline", "blocks",
 
         // MARK: keywords — snapshot
 

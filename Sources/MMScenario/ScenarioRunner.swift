@@ -4,10 +4,12 @@
 
 import MMCheck
 import MMCompaction
+import MMHotplug
 import MMMigrate
 import MMPhysical
 import MMSpace
 import MMSync
+import Synchronization
 
 /// The outcome of one executed statement, as the JSON lines of `run --json` give it.
 public struct StatementResult: Sendable {
@@ -24,6 +26,12 @@ public struct StatementResult: Sendable {
     public var extra: [(String, JSONValue)] = []
     /// Only for `verify`.
     public var violations: [Violation]? = nil
+    /// Hot-remove (`offline`, `online`, `cancel_offline`): Linux's reason for a failure.
+    public var reason: String? = nil
+    /// Hot-remove (`offline`): pages migrated out of the block.
+    public var migrated: Int? = nil
+    /// `blocks`: the memory-block table.
+    public var blockTable: [MemoryBlockInfo]? = nil
 
     public var json: JSONValue {
         var m: [(String, JSONValue)] = [("line", .int(line)), ("op", .string(op))]
@@ -38,6 +46,7 @@ public struct StatementResult: Sendable {
         if let status { m.append(("status", .array(status.map { $0.map { .int($0) } ?? .null }))) }
         if let statusName { m.append(("status", .string(statusName))) }
         m += extra
+        appendHotRemoveJSON(&m)
         return .object(m)
     }
 
@@ -50,6 +59,7 @@ public struct StatementResult: Sendable {
         if let errno { s += "-1 \(errno.name)" } else { s += "\(ret)" }
         if let status { s += " status [" + status.map { $0.map { "\($0)" } ?? "null" }.joined(separator: ", ") + "]" }
         if let statusName { s += " status \(statusName)" }
+        appendHotRemoveText(&s)
         return s
     }
 }
@@ -77,6 +87,10 @@ public final class ScenarioRunner: @unchecked Sendable {
     public let options: RunOptions
     public private(set) var machine: Machine!
     private var migrator: Migrator!
+    /// Hot-plug of the machine's memory blocks (created with the machine).
+    var hotplug: MemoryHotplug!
+    /// Thread blocks running right now (a `forever` offline ends when it is alone).
+    let liveThreads = Atomic<Int>(0)
     /// Results of `verify` statements that failed.
     public private(set) var failedVerifies = 0
     private let resultLock = PlainLock()
@@ -94,9 +108,6 @@ public final class ScenarioRunner: @unchecked Sendable {
         self.options = options
     }
 
-    /// Statements whose layer mmlab does not have yet: rejected before anything runs.
-    public static let unsupported: Set<String> = ["offline", "online"]
-
     /// The machine a `machine` statement asks for.
     static func config(_ spec: MachineSpec) -> MachineConfig {
         MachineConfig(nodes: spec.nodes, nodeMemBytes: Int(spec.nodeMemBytes), blockBytes: Int(spec.blockBytes),
@@ -106,23 +117,12 @@ public final class ScenarioRunner: @unchecked Sendable {
     }
 
     /// Rejects what cannot run, naming the line (exit 2 material): a machine this host
-    /// cannot boot, and statements no layer implements yet.
+    /// cannot boot.
     public static func validate(_ s: Scenario) throws(ScenarioError) {
         if let st = s.statements.first, case .machine(let spec) = st.op,
            let problem = PhysicalMemory.bootProblem(config(spec)) {
             throw ScenarioError(file: s.file, line: st.line, message: "machine: \(problem)")
         }
-        func walk(_ sts: [Statement]) throws(ScenarioError) {
-            for st in sts {
-                if case .threads(let blocks) = st.op {
-                    for b in blocks { try walk(b.statements) }
-                } else if unsupported.contains(st.op.name) {
-                    throw ScenarioError(file: s.file, line: st.line,
-                                        message: "'\(st.op.name)' is not implemented yet (its layer — compaction / hot-remove — is a later milestone)")
-                }
-            }
-        }
-        try walk(s.statements)
     }
 
     /// Runs every statement. Returns the machine's end-of-run report (checker included).
@@ -170,6 +170,7 @@ public final class ScenarioRunner: @unchecked Sendable {
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
             if let l = options.syscallLock { migrator.syscallLock = l == .held ? .held : .isolate }
+            bootHotplug(migrator)
             startDaemons()
         case let .process(name, node, uid, privileged, adj):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged, oomScoreAdj: adj)
@@ -201,12 +202,17 @@ public final class ScenarioRunner: @unchecked Sendable {
         case .policy(let setting):
             applyPolicy(setting)
         case .threads(let blocks):
+            liveThreads.add(blocks.count, ordering: .acquiringAndReleasing)
             do {
                 try ModelThreads.tryRunConcurrently(blocks.map { b in
-                    (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })
+                    (name: b.name, body: { [self] in
+                        for st in b.statements { execute(st, thread: b.name) }
+                        liveThreads.subtract(1, ordering: .acquiringAndReleasing)
+                    })
                 })
             } catch {
                 // No block ran (ThreadStart.swift); the run stops here.
+                liveThreads.subtract(blocks.count, ordering: .acquiringAndReleasing)
                 abort(ScenarioError(file: scenario.file, line: blocks[0].line, message: "thread blocks: \(error)"))
             }
         // MARK: statements — fidelity (migration, NUMA calls)
@@ -219,13 +225,12 @@ public final class ScenarioRunner: @unchecked Sendable {
         case .compact, .alloc, .freeAlloc, .sysctl: try performCompaction(op, &r)
 
         // MARK: statements — hot-remove
+        case .offline, .online, .cancelOffline, .blocks: performHotRemove(op, &r)
 
         // MARK: statements — snapshot
 
         case .verify:
             r.violations = withDaemonsParked { Checker.check(machine) }
-        case .offline, .online:
-            preconditionFailure("rejected by validate()")
         }
     }
 
@@ -264,6 +269,7 @@ public final class ScenarioRunner: @unchecked Sendable {
         // MARK: policies — compaction
 
         // MARK: policies — hot-remove
+        case .offlineRetry(let text): hotplug.retry = OfflineRetryPolicy(parsing: text) ?? .default
 
         }
     }

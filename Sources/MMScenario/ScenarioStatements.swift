@@ -134,8 +134,8 @@ extension LineParser {
             return .compact(node: node, order: order, mode: mode)
 
         case "offline", "online":
-            let usage = "\(keyword) node=N block=B"
-            let args = try splitArgs(keyword, tokens, keys: ["node", "block"])
+            let usage = keyword == "offline" ? "offline node=N block=B [timeout=T]" : "online node=N block=B"
+            let args = try splitArgs(keyword, tokens, keys: keyword == "offline" ? ["node", "block", "timeout"] : ["node", "block"])
             try expectPositional(args, 0, names: [], usage: usage)
             guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
             guard let blockText = args.keyed["block"] else { throw error("missing argument: block=B (usage: \(usage))") }
@@ -145,7 +145,9 @@ extension LineParser {
             guard b < UInt64(blocks) else {
                 throw error("block=\(b) out of range: each node has \(blocks) memory block\(blocks == 1 ? "" : "s") (0…\(blocks - 1)) of \(machine!.blockBytes >> 20)M")
             }
-            return keyword == "offline" ? .offline(node: node, block: Int(b)) : .online(node: node, block: Int(b))
+            guard keyword == "offline" else { return .online(node: node, block: Int(b)) }
+            let timeout = try args.keyed["timeout"].map { v throws(ScenarioError) in try offlineTimeout(v) }
+            return .offline(node: node, block: Int(b), timeout: timeout)
 
         case "migrate_kernel":
             return try migrateKernelStatement(tokens)
@@ -169,6 +171,7 @@ extension LineParser {
         case "alloc", "free_alloc", "sysctl": return try parseCompactionStatement(keyword, tokens)
 
         // MARK: statements — hot-remove
+        case "cancel_offline", "blocks": return try parseHotRemove(keyword, tokens)
 
         // MARK: statements — snapshot
 
@@ -195,6 +198,7 @@ extension LineParser {
         // MARK: policy keys — compaction
 
         // MARK: policy keys — hot-remove
+        "offline_retry",
 
     ]
 
@@ -220,6 +224,7 @@ extension LineParser {
         // MARK: policies — compaction
 
         // MARK: policies — hot-remove
+        case "offline_retry": return try offlineRetry(value)
 
         default:
             throw error("unknown policy \(ScenarioParser.show(key))")  // splitArgs checked the key

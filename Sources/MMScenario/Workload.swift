@@ -30,6 +30,8 @@ public struct WorkloadOptions: Sendable {
     public var regionPages = 64
     /// kcompactd on every node, and one full compaction 40% into the run (the demo).
     public var compaction = false
+    /// Offline the busiest memory block 60% into the run, then online it (the demo).
+    public var hotRemove = false
     public init() {}
 }
 
@@ -45,6 +47,8 @@ public struct WorkloadStats: Sendable {
     public var seconds = 0.0
     /// What compaction did, when `WorkloadOptions.compaction` asked for it.
     public var compaction: WorkloadCompaction?
+    /// What hot-remove did, when `WorkloadOptions.hotRemove` asked for it.
+    public var hotRemove: WorkloadHotRemove?
 }
 
 
@@ -98,6 +102,8 @@ public enum Workload {
         }
         let compactor = o.compaction ? WorkloadCompactor(m) : nil
         if let compactor { threads.append(compactor.thread(at: start + UInt64(o.seconds * 0.4e9))) }
+        let remover = o.hotRemove ? WorkloadHotRemover(m) : nil
+        if let remover { threads.append(remover.thread(at: start + UInt64(o.seconds * 0.6e9))) }
         ModelThreads.runConcurrently(threads)
         // Whatever the workers left alive exits now, so the end state is fully checkable
         // both with processes (checked mid-way by callers) and without.
@@ -105,6 +111,7 @@ public enum Workload {
         var r = result
         r.seconds = Double(mm_now_ns() - start) / 1e9
         r.compaction = compactor?.finish()
+        r.hotRemove = remover?.finish()
         return (m, r)
     }
 

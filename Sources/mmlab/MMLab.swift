@@ -20,6 +20,7 @@ struct MMLab: ParsableCommand {
             Compact.self,
 
             // MARK: subcommands — hot-remove
+            Offline.self,
 
             // MARK: subcommands — snapshot
 

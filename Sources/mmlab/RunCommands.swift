@@ -77,13 +77,15 @@ func runWorkload(_ o: WorkloadOptions, json: Bool, title: String, hostMem: Strin
                 ("kernel_migrations", .int(stats.kernelMigrations)), ("move_pages_calls", .int(stats.syscallMigrations)),
             ])),
             ("report", report.json),
-        ] + (stats.compaction.map { [("compaction", $0.json)] } ?? [])).text)
+        ] + (stats.compaction.map { [("compaction", $0.json)] } ?? [])
+          + (stats.hotRemove.map { [("hot_remove", $0.json)] } ?? [])).text)
     } else {
         FileHandleOut.out("""
         ran \(format2(stats.seconds)) s: \(stats.operations) operations (\(stats.writes) writes, \(stats.reads) reads, \
         \(stats.forks) forks, \(stats.exits) exits), \(stats.kernelMigrations) kernel migrations, \(stats.syscallMigrations) move_pages calls
         """)
         if let c = stats.compaction { FileHandleOut.out(c.text) }
+        if let h = stats.hotRemove { FileHandleOut.out(h.text) }
         FileHandleOut.out(report.text)
     }
     if !report.ok { throw ExitCode(1) }
@@ -111,6 +113,7 @@ struct Demo: ParsableCommand {
         o.seed = flags.seed
         o.pinPolicy = flags.pinPolicy
         o.compaction = true
+        o.hotRemove = true
         guard o.seconds > 0, o.seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
         try runWorkload(o, json: flags.json, title: "mmlab demo", hostMem: flags.hostMem)
     }

@@ -283,7 +283,6 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
             ("empty.mm", "", 1, "missing 'machine' statement"),
             ("unclosed.mm", head + "mmap A 0x10000000 4K\nthread T1 {\n  exit A\n", 4, "unclosed '{'"),
             ("compact.mm", head + "compact node=0\nverify\n", 3, "'compact' is not implemented"),
-            ("offline.mm", head + "thread T1 {\n  offline node=0 block=1\n}\n", 4, "'offline' is not implemented"),
         ]
         for c in cases {
             let file = try dir.write(c.name, c.text)

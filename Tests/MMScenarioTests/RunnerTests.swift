@@ -234,53 +234,6 @@ private func example(_ name: String) -> String {
 
     // MARK: Validation
 
-    @Test(arguments: [
-        ("compact node=0", "compact"),
-        ("offline node=0 block=1", "offline"),
-        ("online node=0 block=1", "online"),
-    ])
-    func unimplementedStatementsAreRejectedWithTheirLine(statement: String, name: String) throws {
-        let text = """
-        machine nodes=2 node_mem=8M block=4M
-        process A
-        mmap A 0x10000000 4K
-        \(statement)
-        verify
-        """
-        let scenario = try ScenarioParser.parse(text: text, file: "x.mm")
-        let e = try #require(throws: ScenarioError.self) { try ScenarioRunner.validate(scenario) }
-        #expect(e.line == 4)
-        #expect(e.file == "x.mm")
-        #expect(e.message.contains("'\(name)' is not implemented"), "\(e.message)")
-        #expect(e.description.hasPrefix("x.mm:4: "))
-
-        // run() rejects it too, before anything executes.
-        let log = ResultLog()
-        var opts = RunOptions()
-        opts.onResult = { log.add($0) }
-        let runner = ScenarioRunner(scenario, options: opts)
-        let e2 = try #require(throws: ScenarioError.self) { try runner.run() }
-        #expect(e2 == e)
-        #expect(log.all.isEmpty, "executed: \(log.all.map(\.json.text))")
-    }
-
-    @Test func unimplementedStatementsInsideThreadBlocksAreRejected() throws {
-        let scenario = try ScenarioParser.parse(text: """
-        machine nodes=2 node_mem=8M block=4M
-        process A
-        thread T1 {
-          exit A
-        }
-        thread T2 {
-          migrate_kernel A 0x10000000
-          offline node=1 block=0
-        }
-        """, file: "th.mm")
-        let e = try #require(throws: ScenarioError.self) { try ScenarioRunner.validate(scenario) }
-        #expect(e.line == 8)
-        #expect(e.description.hasPrefix("th.mm:8: 'offline' is not implemented"), "\(e)")
-    }
-
     @Test func supportedScenariosValidate() throws {
         for name in ["numa-calls", "seed-race", "seed-race-fork", "seed-leak", "two-migrators",
                      "mremap-race", "munmap-race", "process-context"] {
