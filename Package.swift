@@ -30,7 +30,12 @@ let package = Package(
         .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
         // Scenario files: parser and runner (DESIGN §3)
         .target(name: "MMScenario", dependencies: ["MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
+        // gzip through the system zlib (Debian zlib1g-dev), for snapshot files.
+        .target(name: "CMMZlib", linkerSettings: [.linkedLibrary("z")]),
+        // A real machine's physical memory map: /proc readers, PFN classification (docs/SNAPSHOT.md)
+        .target(name: "MMSnapshot", dependencies: ["CMMZlib", "CMMSupport"]),
         .executableTarget(name: "mmlab", dependencies: [
+            "MMSnapshot",
             "MMScenario", "MMExplore", "MMCheck", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -39,6 +44,7 @@ let package = Package(
         .testTarget(name: "MMSpaceTests", dependencies: ["MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMMigrateTests", dependencies: ["MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
+        .testTarget(name: "MMSnapshotTests", dependencies: ["MMSnapshot"], exclude: ["Fixtures"]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck", "MMExplore", "MMSync"]),
     ],
     swiftLanguageModes: [.v6]

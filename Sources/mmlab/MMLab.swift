@@ -21,6 +21,7 @@ struct MMLab: ParsableCommand {
             // MARK: subcommands — hot-remove
 
             // MARK: subcommands — snapshot
+            Snapshot.self,
 
             Bench.self,
         ])

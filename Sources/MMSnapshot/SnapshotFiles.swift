@@ -1,0 +1,116 @@
+// Bounded file access for snapshots: whole-file reads with a size limit (procfs files
+// report size 0, so we read to EOF), gzip through the system zlib, and the one error
+// type every reader throws. Standard library and Glibc only.
+
+import CMMZlib
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A snapshot file that is missing, too large, or malformed. `description` is
+/// `FILE:LINE: message` (or `FILE: message` when no line applies), as every mmlab
+/// input error; the CLI prints it and exits 2.
+public struct SnapshotError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let file: String
+    public let line: Int?
+    public let message: String
+
+    public init(_ file: String, line: Int? = nil, _ message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        if let line { return "\(file):\(line): \(message)" }
+        return "\(file): \(message)"
+    }
+}
+
+/// Size limits of every reader (a snapshot is input: nothing unbounded is trusted).
+public enum SnapshotLimits {
+    /// Text files (zoneinfo, vmstat, …): 8 MiB.
+    public static let textBytes = 8 << 20
+    /// Raw kpageflags/kpagecount after decompression: 64 M PFNs (256 GiB of RAM).
+    public static let maxPFNs = 64 << 20
+    /// A compressed page-array file on disk.
+    public static let gzipBytes = 512 << 20
+}
+
+enum SnapshotIO {
+    /// Reads the whole file at `path`, refusing more than `limit` bytes.
+    static func readFile(_ path: String, limit: Int, name: String? = nil) throws -> [UInt8] {
+        let label = name ?? path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SnapshotError(label, "cannot open: \(errnoText())") }
+        defer { close(fd) }
+        // Read straight into a growing buffer (procfs files report size 0, so grow by
+        // doubling); one byte past the limit is enough to know the file is too large.
+        var buf = [UInt8](repeating: 0, count: min(limit + 1, 1 << 16))
+        var used = 0
+        while true {
+            if used == buf.count {
+                guard buf.count <= limit else { throw SnapshotError(label, "larger than the limit of \(limit) bytes") }
+                buf.append(contentsOf: repeatElement(0, count: min(buf.count, limit + 1 - buf.count)))
+            }
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SnapshotError(label, "read failed: \(errnoText())")
+            }
+            if n == 0 { break }
+            used += n
+        }
+        guard used <= limit else { throw SnapshotError(label, "larger than the limit of \(limit) bytes") }
+        buf.removeLast(buf.count - used)
+        let out = buf
+        return out
+    }
+
+    /// Writes `bytes` to `path` (created or truncated, mode 0644).
+    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SnapshotError(path, "cannot create: \(errnoText())") }
+        defer { close(fd) }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SnapshotError(path, "write failed: \(errnoText())")
+            }
+            off += n
+        }
+    }
+
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+/// gzip through the system zlib (no hand-written inflater).
+public enum Gzip {
+    /// Decompresses `data`, refusing output larger than `limit`; `name` labels errors.
+    public static func decompress(_ data: [UInt8], limit: Int, name: String) throws -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        var len = 0
+        let rc = data.withUnsafeBufferPointer { mmz_gunzip($0.baseAddress, $0.count, limit, &out, &len) }
+        defer { mmz_free(out) }
+        switch rc {
+        case Int32(MMZ_OK): return out.map { Array(UnsafeBufferPointer(start: $0, count: len)) } ?? []
+        case Int32(MMZ_TOO_LARGE): throw SnapshotError(name, "decompresses to more than \(limit) bytes")
+        case Int32(MMZ_DATA): throw SnapshotError(name, "not a valid gzip stream (corrupt or truncated)")
+        default: throw SnapshotError(name, "out of memory while decompressing")
+        }
+    }
+
+    /// Compresses `data` as one gzip member.
+    public static func compress(_ data: [UInt8], level: Int32 = 6) throws -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        var len = 0
+        let rc = data.withUnsafeBufferPointer { mmz_gzip($0.baseAddress, $0.count, level, &out, &len) }
+        defer { mmz_free(out) }
+        guard rc == Int32(MMZ_OK), let out else { throw SnapshotError("gzip", "compression failed (out of memory)") }
+        return Array(UnsafeBufferPointer(start: out, count: len))
+    }
+}
