@@ -151,7 +151,9 @@ public enum ProcParsers {
                 let (node, zone, rest) = try ProcText.nodeZone(line, file, n)
                 if rest.first == "type" {
                     guard rest.count >= 3 else { throw SnapshotError(file, line: n, "expected 'type NAME' and free counts") }
-                    let counts = try rest.dropFirst(2).map { try ProcText.int($0, file, n, "free count") }
+                    // Counts above 100000 print as ">100000" (Linux: pagetypeinfo_showfree_print()
+                    // stops counting there): kept as the lower bound.
+                    let counts = try rest.dropFirst(2).map { try ProcText.int($0.hasPrefix(">") ? $0.dropFirst() : $0, file, n, "free count") }
                     free["\(node)/\(zone)", default: [:]][String(rest[1])] = counts
                 } else {
                     guard !columns.isEmpty else { throw SnapshotError(file, line: n, "block counts before the 'Number of blocks type' header") }

@@ -44,16 +44,21 @@ enum SnapshotIO {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SnapshotError(label, "cannot open: \(errnoText())") }
         defer { close(fd) }
-        // Read straight into a growing buffer (procfs files report size 0, so grow by
-        // doubling); one byte past the limit is enough to know the file is too large.
-        var buf = [UInt8](repeating: 0, count: min(limit + 1, 1 << 16))
+        // Read straight into a growing malloc'd buffer (procfs files report size 0, so
+        // grow by doubling); one byte past the limit is enough to know the file is too large.
+        var cap = min(limit + 1, 1 << 16)
+        guard var buf = malloc(cap) else { throw SnapshotError(label, "out of memory") }
+        defer { free(buf) }
         var used = 0
         while true {
-            if used == buf.count {
-                guard buf.count <= limit else { throw SnapshotError(label, "larger than the limit of \(limit) bytes") }
-                buf.append(contentsOf: repeatElement(0, count: min(buf.count, limit + 1 - buf.count)))
+            if used == cap {
+                guard cap <= limit else { throw SnapshotError(label, "larger than the limit of \(limit) bytes") }
+                let ncap = min(cap * 2, limit + 1)
+                guard let nb = realloc(buf, ncap) else { throw SnapshotError(label, "out of memory") }
+                buf = nb
+                cap = ncap
             }
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
+            let n = read(fd, buf + used, cap - used)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SnapshotError(label, "read failed: \(errnoText())")
@@ -62,8 +67,10 @@ enum SnapshotIO {
             used += n
         }
         guard used <= limit else { throw SnapshotError(label, "larger than the limit of \(limit) bytes") }
-        buf.removeLast(buf.count - used)
-        let out = buf
+        let out = [UInt8](unsafeUninitializedCapacity: used) { dst, count in
+            if used > 0 { memcpy(dst.baseAddress!, buf, used) }
+            count = used
+        }
         return out
     }
 

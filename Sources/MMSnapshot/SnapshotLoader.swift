@@ -96,8 +96,11 @@ extension KernelSnapshot {
         let n = bytes.count / 8
         return [UInt64](unsafeUninitializedCapacity: n) { buf, count in
             bytes.withUnsafeBytes { raw in
-                for i in 0..<n { buf[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) }
+                if n > 0 { memcpy(buf.baseAddress!, raw.baseAddress!, n * 8) }
             }
+            #if _endian(big)
+            for i in 0..<n { buf[i] = UInt64(littleEndian: buf[i]) }
+            #endif
             count = n
         }
     }

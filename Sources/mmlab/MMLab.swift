@@ -21,7 +21,7 @@ struct MMLab: ParsableCommand {
             // MARK: subcommands — hot-remove
 
             // MARK: subcommands — snapshot
-            Snapshot.self,
+            Snapshot.self, Kernel.self, FragmenterChild.self,
 
             Bench.self,
         ])
