@@ -161,9 +161,13 @@ public enum PageClassifier {
     /// covering head + tails; its class is the head's.
     static func classifyFolio(from head: Int, flags: [UInt64], counts: [UInt64], isRAM: [Bool],
                               cells: inout [UInt8], tally: inout ClassCounts) -> Int {
+        // Tail pages report their folio's flags (stable_page_flags() reads folio->flags), so a
+        // tail whose LRU/ANON/SLAB bits differ from the head's belongs to another folio.
+        let folioBits = KPF.lru | KPF.anon | KPF.slab
         var end = head + 1
         while end < flags.count, end - head < 1 << 18, isRAM[end],
-              flags[end] & KPF.compoundTail != 0, flags[end] & KPF.compoundHead == 0 { end += 1 }
+              flags[end] & KPF.compoundTail != 0, flags[end] & KPF.compoundHead == 0,
+              flags[end] & folioBits == flags[head] & folioBits { end += 1 }
         let size = end - head
         let order = Int.bitWidth - 1 - size.leadingZeroBitCount   // floor(log2): a torn read keeps whole pages only
         let f = flags[head]

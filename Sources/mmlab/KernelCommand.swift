@@ -111,10 +111,10 @@ struct KernelCompactRun {
         try SnapshotCapture.capture(to: "\(dir)/after")
         let (report, status) = child.finish()
         childDone = true
-        let trace = try tracer.read()
+        let (traceText, trace) = try tracer.read()
         tracer.close()
         for (name, text) in [("vmstat_before.txt", vmBeforeText), ("buddyinfo_after.txt", buddyAfterText), ("vmstat_after.txt", vmAfterText),
-                             ("buddyinfo_after_settle.txt", buddySettleText), ("vmstat_after_settle.txt", vmSettleText)] {
+                             ("buddyinfo_after_settle.txt", buddySettleText), ("vmstat_after_settle.txt", vmSettleText), ("compaction_trace.txt", traceText)] {
             try writeTextFile("\(dir)/\(name)", text)
         }
         return KernelCompactRun(

@@ -128,10 +128,12 @@ func kernelCompactText(_ r: KernelCompactRun, prediction: Prediction?, model: Mo
         } else {
             out += " (no compaction tracepoint for this zone)"
         }
-        out += "\n  wholly free pageblocks  before  after  after \(fmt(r.settle)) s  gained\n"
-        out += "    buddyinfo           " + [f.buddyBefore, f.buddyAfter, f.buddyAfterSettle].map { String($0).leftPadded(7) }.joined() + String(f.buddyAfterSettle - f.buddyBefore).leftPadded(12) + "\n"
-        out += "    kpageflags (flags-0 free)" + String(f.flagsBefore).leftPadded(2) + "      –" + String(f.flagsAfter).leftPadded(7) + String(f.flagsAfter - f.flagsBefore).leftPadded(12) + "\n"
-        out += "    kpageflags (buddy)  " + String(f.flagsBuddyBefore).leftPadded(7) + "      –" + String(f.flagsBuddyAfter).leftPadded(7) + String(f.flagsBuddyAfter - f.flagsBuddyBefore).leftPadded(12) + "\n"
+        func line(_ name: String, _ cols: [String]) { out += "    " + name.padding(to: 28) + cols.map { $0.leftPadded(9) }.joined() + "\n" }
+        out += "\n"
+        line("wholly free pageblocks", ["before", "after", "+\(fmt(r.settle)) s", "gained"])
+        line("buddyinfo", [f.buddyBefore, f.buddyAfter, f.buddyAfterSettle, f.buddyAfterSettle - f.buddyBefore].map(String.init))
+        line("kpageflags, flags-0 free", [String(f.flagsBefore), "–", String(f.flagsAfter), String(f.flagsAfter - f.flagsBefore)])
+        line("kpageflags, buddy alone", [String(f.flagsBuddyBefore), "–", String(f.flagsBuddyAfter), String(f.flagsBuddyAfter - f.flagsBuddyBefore)])
     }
     out += "fragmenter: \(r.fragmenterReport)\n"
     if let m = model {

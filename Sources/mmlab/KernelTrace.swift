@@ -54,7 +54,7 @@ final class CompactionTracer {
     }
 
     /// Reads the instance's buffer and pairs begin/end events per zone (in order).
-    func read() throws -> [CompactionTraceZone] {
+    func read() throws -> (text: String, zones: [CompactionTraceZone]) {
         let bytes = try readText("\(instance)/trace", limit: 16 << 20)
         var zones: [CompactionTraceZone] = []
         for line in bytes.split(separator: "\n") where !line.hasPrefix("#") {
@@ -73,7 +73,7 @@ final class CompactionTracer {
                 zones[i].status = kv["status"].map(String.init)
             }
         }
-        return zones
+        return (bytes, zones)
     }
 
     /// Disables the events, removes the instance, unmounts tracefs if we mounted it.
