@@ -19,12 +19,15 @@ struct CompactionTraceZone {
     var status: String?
 }
 
-/// A tracefs instance `instances/mmlab-PID` with the compaction begin/end events enabled.
+/// A tracefs instance `instances/mmlab-PID` with compaction tracepoints enabled.
 final class CompactionTracer {
     let root: String
     let instance: String
     let mountedByUs: Bool
     private(set) var active = false
+    /// Begin/end give each zone's range and the scanners' meet; migratepages (per batch:
+    /// migrated, failed) is kept in the raw trace to explain where a pass stopped.
+    static let events = ["mm_compaction_begin", "mm_compaction_end", "mm_compaction_migratepages"]
 
     /// Sets up the instance; throws a message naming what is missing.
     init() throws {
@@ -48,14 +51,16 @@ final class CompactionTracer {
             throw SnapshotError(instance, "cannot create a tracing instance: \(e)")
         }
         active = true
-        for ev in ["mm_compaction_begin", "mm_compaction_end"] {
-            do { try writeText("\(instance)/events/compaction/\(ev)/enable", "1") } catch { close(); throw error }
-        }
+        do {
+            // The instance's own buffer, large enough for one migratepages line per batch.
+            try writeText("\(instance)/buffer_size_kb", "16384")
+            for ev in Self.events { try writeText("\(instance)/events/compaction/\(ev)/enable", "1") }
+        } catch { close(); throw error }
     }
 
     /// Reads the instance's buffer and pairs begin/end events per zone (in order).
     func read() throws -> (text: String, zones: [CompactionTraceZone]) {
-        let bytes = try readText("\(instance)/trace", limit: 16 << 20)
+        let bytes = try readText("\(instance)/trace", limit: 64 << 20)
         var zones: [CompactionTraceZone] = []
         for line in bytes.split(separator: "\n") where !line.hasPrefix("#") {
             var kv: [Substring: Substring] = [:]
@@ -80,7 +85,7 @@ final class CompactionTracer {
     func close() {
         guard active else { return }
         active = false
-        for ev in ["mm_compaction_begin", "mm_compaction_end"] { try? writeText("\(instance)/events/compaction/\(ev)/enable", "0") }
+        for ev in Self.events { try? writeText("\(instance)/events/compaction/\(ev)/enable", "0") }
         rmdir(instance)
         if mountedByUs { umount(root) }
     }
