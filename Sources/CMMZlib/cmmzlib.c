@@ -53,6 +53,51 @@ int mmz_gunzip(const uint8_t *in, size_t in_len, size_t max_out, uint8_t **out, 
     return MMZ_OK;
 }
 
+int mmz_gunzip_into(const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len) {
+    *out_len = 0;
+    z_stream s = {0};
+    if (inflateInit2(&s, 16 + MAX_WBITS) != Z_OK) return MMZ_MEMORY;
+    size_t done = 0, consumed = 0;
+    int rc = MMZ_OK;
+    for (;;) {
+        size_t avail_in = in_len - consumed;
+        s.next_in = (Bytef *)in + consumed;
+        s.avail_in = (uInt)(avail_in > (1u << 30) ? (1u << 30) : avail_in);
+        size_t room = cap - done;
+        if (room == 0) {
+            // Full: the stream must end here (a zero-room inflate call tells).
+            uint8_t probe;
+            s.next_out = &probe;
+            s.avail_out = 1;
+            uInt in_before = s.avail_in;
+            int z = inflate(&s, Z_NO_FLUSH);
+            consumed += in_before - s.avail_in;
+            if (s.avail_out == 0) { rc = MMZ_TOO_LARGE; break; }
+            if (z == Z_STREAM_END && consumed == in_len) break;
+            if (z == Z_STREAM_END) { if (inflateReset(&s) != Z_OK) { rc = MMZ_DATA; break; } continue; }
+            if (z != Z_OK && z != Z_BUF_ERROR) { rc = MMZ_DATA; break; }
+            if (consumed == in_len) { rc = MMZ_DATA; break; }
+            continue;
+        }
+        s.next_out = out + done;
+        s.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
+        uInt in_before = s.avail_in, out_before = s.avail_out;
+        int z = inflate(&s, Z_NO_FLUSH);
+        consumed += in_before - s.avail_in;
+        done += out_before - s.avail_out;
+        if (z == Z_STREAM_END) {
+            if (consumed == in_len) break;
+            if (inflateReset(&s) != Z_OK) { rc = MMZ_DATA; break; }
+            continue;
+        }
+        if (z == Z_BUF_ERROR && consumed == in_len && done < cap) { rc = MMZ_DATA; break; }
+        if (z != Z_OK && z != Z_BUF_ERROR) { rc = z == Z_MEM_ERROR ? MMZ_MEMORY : MMZ_DATA; break; }
+    }
+    inflateEnd(&s);
+    if (rc == MMZ_OK) *out_len = done;
+    return rc;
+}
+
 int mmz_gzip(const uint8_t *in, size_t in_len, int level, uint8_t **out, size_t *out_len) {
     *out = NULL;
     *out_len = 0;

@@ -111,6 +111,36 @@ public enum Gzip {
         }
     }
 
+    /// Decompresses a gzip file of little-endian u64 entries straight into a `[UInt64]`
+    /// when its trailer's size field (ISIZE: the size mod 2^32 of the last member) is
+    /// the whole size — one copy instead of three, and no first touch of spare buffers.
+    /// Nil when the hint does not hold (several members, over 4 GiB): use `decompress`.
+    static func decompressU64Hinted(_ data: [UInt8], limit: Int, name: String) throws -> [UInt64]? {
+        guard data.count >= 18 else { return nil }
+        let n = data.count
+        let hint = Int(data[n - 4]) | Int(data[n - 3]) << 8 | Int(data[n - 2]) << 16 | Int(data[n - 1]) << 24
+        guard hint > 0, hint % 8 == 0, hint <= limit else { return nil }
+        var rc: Int32 = 0
+        var len = 0
+        let words = [UInt64](unsafeUninitializedCapacity: hint / 8) { buf, count in
+            rc = data.withUnsafeBufferPointer { src in
+                mmz_gunzip_into(src.baseAddress, src.count, UnsafeMutableRawPointer(buf.baseAddress!).assumingMemoryBound(to: UInt8.self), hint, &len)
+            }
+            count = rc == Int32(MMZ_OK) ? len / 8 : 0
+        }
+        switch rc {
+        case Int32(MMZ_OK) where len == hint:
+            #if _endian(big)
+            return words.map { UInt64(littleEndian: $0) }
+            #else
+            return words
+            #endif
+        case Int32(MMZ_OK), Int32(MMZ_TOO_LARGE): return nil
+        case Int32(MMZ_DATA): throw SnapshotError(name, "not a valid gzip stream (corrupt or truncated)")
+        default: throw SnapshotError(name, "out of memory while decompressing")
+        }
+    }
+
     /// Compresses `data` as one gzip member.
     public static func compress(_ data: [UInt8], level: Int32 = 6) throws -> [UInt8] {
         var out: UnsafeMutablePointer<UInt8>?

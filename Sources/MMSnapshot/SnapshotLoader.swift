@@ -81,7 +81,9 @@ extension KernelSnapshot {
         let name: String
         if SnapshotIO.exists(gz) {
             name = gz
-            bytes = try Gzip.decompress(try SnapshotIO.readFile(gz, limit: SnapshotLimits.gzipBytes), limit: SnapshotLimits.maxPFNs * 8, name: gz)
+            let packed = try SnapshotIO.readFile(gz, limit: SnapshotLimits.gzipBytes)
+            if let words = try Gzip.decompressU64Hinted(packed, limit: SnapshotLimits.maxPFNs * 8, name: gz) { return words }
+            bytes = try Gzip.decompress(packed, limit: SnapshotLimits.maxPFNs * 8, name: gz)
         } else if SnapshotIO.exists(raw) {
             name = raw
             bytes = try SnapshotIO.readFile(raw, limit: SnapshotLimits.maxPFNs * 8)

@@ -33,4 +33,17 @@ import Testing
             try Gzip.decompress(gz, limit: 1000, name: "f.gz")
         }
     }
+
+    @Test func pageArraysDecompressStraightIntoWordsWhenTheSizeHintHolds() throws {
+        let words: [UInt64] = (0..<10_000).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+        let gz = try Gzip.compress(u64Bytes(words))
+        #expect(try Gzip.decompressU64Hinted(gz, limit: 1 << 20, name: "x") == words)
+        // Two members: the trailer's size is the last member's only → nil (the caller falls back).
+        #expect(try Gzip.decompressU64Hinted(gz + gz, limit: 1 << 20, name: "x") == nil)
+        // Over the limit: nil here, and the fallback reports the limit.
+        #expect(try Gzip.decompressU64Hinted(gz, limit: 1000, name: "x") == nil)
+        var corrupt = gz
+        corrupt[40] ^= 0x55
+        #expect(throws: SnapshotError.self) { try Gzip.decompressU64Hinted(corrupt, limit: 1 << 20, name: "x") }
+    }
 }
