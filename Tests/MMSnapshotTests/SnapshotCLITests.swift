@@ -40,8 +40,11 @@ private enum MMLabBinary {
     }()
 
     /// Runs mmlab with output to files; killed after `timeout` seconds (bounded wait).
-    static func run(_ args: [String], timeout: Double = 120) throws -> Run {
-        let bin = try #require(path, "mmlab executable not found: build it with `swift build`")
+    /// `asUser` runs it through setpriv as uid/gid 65534 (when we are root).
+    static func run(_ args: [String], timeout: Double = 120, asUser: Bool = false) throws -> Run {
+        let mmlab = try #require(path, "mmlab executable not found: build it with `swift build`")
+        let bin = asUser ? "/usr/bin/setpriv" : mmlab
+        let args = asUser ? ["--reuid=65534", "--regid=65534", "--clear-groups", mmlab] + args : args
         let dir = scratchDir()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -50,6 +53,8 @@ private enum MMLabBinary {
         posix_spawn_file_actions_addopen(&actions, 1, dir + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, dir + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let argv: [UnsafeMutablePointer<CChar>?] = ([bin] + args).map { strdup($0) } + [nil]
+        // Output files must be writable by the unprivileged child too.
+        _ = chmod(dir, 0o777)
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
         try #require(posix_spawn(&pid, bin, &actions, nil, argv, environ) == 0)
@@ -96,5 +101,18 @@ private enum MMLabBinary {
             let r = try MMLabBinary.run(["kernel", "compact"] + args)
             #expect(r.status == 2, "\(args): \(r.stderr)")
         }
+    }
+
+    @Test func withoutRootBothCommandsExit2NamingWhatIsMissing() throws {
+        let root = geteuid() == 0
+        if root && access("/usr/bin/setpriv", X_OK) != 0 { return }   // no way to drop privileges here
+        let target = scratchDir() + "/snap"
+        let r = try MMLabBinary.run(["snapshot", target], asUser: root)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("snapshot needs root privileges"), "\(r.stderr)")
+        #expect(!SnapshotIO.exists(target))
+        let k = try MMLabBinary.run(["kernel", "compact", "--mem", "64M"], asUser: root)
+        #expect(k.status == 2)
+        #expect(k.stderr.contains("kernel compact needs root privileges"), "\(k.stderr)")
     }
 }
