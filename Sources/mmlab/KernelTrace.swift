@@ -51,6 +51,7 @@ final class CompactionTracer {
             throw SnapshotError(instance, "cannot create a tracing instance: \(e)")
         }
         active = true
+        TraceCleanup.arm(instance: instance, unmount: mounted ? root : nil)
         do {
             // The instance's own buffer, large enough for one migratepages line per batch.
             try writeText("\(instance)/buffer_size_kb", "16384")
@@ -88,9 +89,36 @@ final class CompactionTracer {
         for ev in Self.events { try? writeText("\(instance)/events/compaction/\(ev)/enable", "0") }
         rmdir(instance)
         if mountedByUs { umount(root) }
+        TraceCleanup.disarm()
     }
 
     deinit { close() }
+}
+
+/// Removes the tracing instance (and unmounts tracefs if we mounted it) when the run is
+/// interrupted (SIGINT, SIGTERM, SIGHUP): the machine is left as it was found. The paths
+/// live in C strings so the handler only makes async-signal-safe calls.
+enum TraceCleanup {
+    nonisolated(unsafe) static var instance: UnsafeMutablePointer<CChar>?
+    nonisolated(unsafe) static var mountPoint: UnsafeMutablePointer<CChar>?
+
+    static func arm(instance path: String, unmount: String?) {
+        instance = strdup(path)
+        mountPoint = unmount.map { strdup($0) }
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig) { sig in
+                if let p = TraceCleanup.instance { rmdir(p) }
+                if let m = TraceCleanup.mountPoint { umount(m) }
+                _exit(128 + sig)
+            }
+        }
+    }
+
+    static func disarm() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, SIG_DFL) }
+        free(instance); instance = nil
+        free(mountPoint); mountPoint = nil
+    }
 }
 
 /// The fragmenter child: this binary re-executed as `_fragmenter`, pipes on stdin/stdout.
