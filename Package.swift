@@ -24,25 +24,28 @@ let package = Package(
         .target(name: "MMSpace", dependencies: ["MMPhysical", "MMSync", "CMMSupport"]),
         // Linux: mm/migrate.c, mm/mempolicy.c
         .target(name: "MMMigrate", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
+        // Linux: mm/compaction.c (the scanners, direct compaction, kcompactd)
+        .target(name: "MMCompaction", dependencies: ["MMMigrate", "MMSpace", "MMPhysical", "MMSync"]),
         // Invariant checker (DESIGN §1.8)
         .target(name: "MMCheck", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
         // Deterministic interleaving explorer (DESIGN §1.9)
         .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
         // Scenario files: parser and runner (DESIGN §3)
-        .target(name: "MMScenario", dependencies: ["MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
+        .target(name: "MMScenario", dependencies: ["MMCompaction", "MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
         // gzip through the system zlib (Debian zlib1g-dev), for snapshot files.
         .target(name: "CMMZlib", linkerSettings: [.linkedLibrary("z")]),
         // A real machine's physical memory map: /proc readers, PFN classification (docs/SNAPSHOT.md)
         .target(name: "MMSnapshot", dependencies: ["CMMZlib", "CMMSupport"]),
         .executableTarget(name: "mmlab", dependencies: [
             "MMSnapshot",
-            "MMScenario", "MMExplore", "MMCheck", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
+            "MMScenario", "MMExplore", "MMCheck", "MMCompaction", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MMSyncTests", dependencies: ["MMSync"]),
         .testTarget(name: "MMPhysicalTests", dependencies: ["MMPhysical", "MMSync"]),
         .testTarget(name: "MMSpaceTests", dependencies: ["MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMMigrateTests", dependencies: ["MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
+        .testTarget(name: "MMCompactionTests", dependencies: ["MMCompaction", "MMScenario", "MMExplore", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
         .testTarget(name: "MMSnapshotTests", dependencies: ["MMSnapshot"], exclude: ["Fixtures"]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck", "MMExplore", "MMSync"]),

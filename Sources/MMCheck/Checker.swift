@@ -59,7 +59,7 @@ public enum Checker {
         }
 
         // 2. Page descriptors and free lists.
-        let unmovable = Set(machine.unmovable)
+        let unmovable = Set(machine.unmovable + machine.kernelPages)
         var freeSeen = 0
         var pfn: PFN = 0
         let total = PFN(phys.totalPages)
@@ -75,6 +75,8 @@ public enum Checker {
                 continue
             }
             defer { pfn += 1 }
+            // A hole: no memory, owned by nobody (Linux: a reserved memmap entry).
+            if f == PageFlag.reserved, pages.refcount(pfn) == 0, pages.mapcount(pfn) == 0, phys.zoneOf(pfn).isHole(pfn) { continue }
             let ref = pages.refcount(pfn), map = pages.mapcount(pfn)
             let wantMap = mapped[pfn] ?? 0, pins = pinned[pfn] ?? 0
             if map != wantMap {

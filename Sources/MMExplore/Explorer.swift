@@ -36,6 +36,8 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     private enum Status {
         case runnable
         case blocked(WaitChannel, String)
+        /// Blocked with a deadline in model time (blockTimed).
+        case timedBlocked(WaitChannel, String, deadline: UInt64)
         case joining([Int])
         case finished
     }
@@ -45,6 +47,8 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         /// Set before the worker is first posted; a thread that never started can give
         /// its worker back when the execution ends early.
         var started = false
+        /// Set when a timed block ended by its deadline rather than a wake.
+        var timedOut = false
         let worker: Worker
         init(name: String, worker: Worker) {
             self.name = name
@@ -57,6 +61,11 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
     private var running = -1
     private var unfinished = 0
     private var steps = 0
+    /// The execution's model clock: advances only when no thread is runnable and a
+    /// timed waiter's deadline is the next thing that can happen.
+    private var clockNs: UInt64 = 0
+    /// Set by yieldHint for the next decision: leave the yielding thread out if others can run.
+    private var yielding: Int? = nil
     private var maxSteps = defaultMaxSteps
     private var trace: [TraceEvent] = []
     private var choices: [Int] = []
@@ -104,6 +113,8 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         self.strategy = strategy
         self.maxSteps = max(1, maxSteps)
         steps = 0
+        clockNs = 0
+        yielding = nil
         unfinished = 0
         choices.removeAll(keepingCapacity: true)
         found.removeAll()
@@ -173,12 +184,33 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         reschedule(me)
     }
 
+    public func blockTimed(on channel: WaitChannel, timeoutNs: UInt64, _ what: () -> String) -> Bool {
+        let me = caller
+        let text = what()
+        threads[me].timedOut = false
+        threads[me].status = .timedBlocked(channel, text, deadline: clockNs &+ timeoutNs)
+        record(me, .block, "\(text) (timeout \(timeoutNs / 1_000_000) ms)")
+        reschedule(me)
+        return !threads[me].timedOut
+    }
+
+    public func modelTimeNs() -> UInt64 { clockNs }
+
+    public func yieldHint(_ what: () -> String) {
+        let me = caller
+        record(me, .point, "yield: " + what())
+        yielding = me
+        reschedule(me)
+    }
+
     public func wake(_ channel: WaitChannel) {
         var woken: [String] = []
         for t in threads {
-            if case .blocked(let c, _) = t.status, c == channel {
+            switch t.status {
+            case .blocked(let c, _) where c == channel, .timedBlocked(let c, _, _) where c == channel:
                 t.status = .runnable
                 if recordTrace { woken.append(t.name) }
+            default: break
             }
         }
         if !woken.isEmpty { record(running, .event, "wakes " + woken.joined(separator: ", ")) }
@@ -296,6 +328,18 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         for (id, t) in threads.enumerated() {
             if case .runnable = t.status { runnable.append(id) }
         }
+        if runnable.isEmpty, let (id, deadline) = earliestTimedWaiter() {
+            // Nothing can run: model time jumps to the next deadline (no choice made).
+            clockNs = max(clockNs, deadline)
+            threads[id].timedOut = true
+            threads[id].status = .runnable
+            record(id, .event, "timeout at \(clockNs / 1_000_000) ms")
+            runnable = [id]
+        }
+        if let y = yielding {
+            yielding = nil
+            if runnable.count > 1, let i = runnable.firstIndex(of: y) { runnable.remove(at: i) }
+        }
         if runnable.isEmpty {
             // Only reached with unfinished threads: the last finisher does not decide.
             endWith(Violation(.deadlock, "no thread can run: " + threadStates()))
@@ -323,6 +367,15 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
         return choice
     }
 
+    /// The timed waiter whose deadline comes first (lowest id on a tie), if any.
+    private func earliestTimedWaiter() -> (Int, UInt64)? {
+        var best: (Int, UInt64)? = nil
+        for (id, t) in threads.enumerated() {
+            if case .timedBlocked(_, _, let d) = t.status, best.map({ d < $0.1 }) ?? true { best = (id, d) }
+        }
+        return best
+    }
+
     private func endWith(_ v: Violation) {
         found.append(v)
         record(running, .event, "\(v)")
@@ -337,6 +390,7 @@ public final class Explorer: ModelScheduler, @unchecked Sendable {
             // Not the channel: a lock's channel id is its address, different every run,
             // and the message must replay identically. The `what` text names the lock.
             case .blocked(_, let what): return "\(t.name): \(what)"
+            case .timedBlocked(_, let what, _): return "\(t.name): \(what) (timed)"
             case .joining(let ids): return "\(t.name): join " + ids.map { threads[$0].name }.joined(separator: ", ")
             }
         }.joined(separator: "; ")

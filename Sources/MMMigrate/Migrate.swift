@@ -114,9 +114,11 @@ public struct Migrator: Sendable {
     /// from the fourth pass on (`pass > 2`) it forces: sleeps on the page lock, waits
     /// for writeback (sync mode). -ENOMEM stops the whole call. Failed pages go back to
     /// the LRU; migrated ones are freed. Every page in `pages` must be isolated by the
-    /// caller (one reference each).
-    public func migratePages(_ pages: [PFN], allocate: (PFN) -> PFN?, mode: MigrateMode,
-                             reason: MigrateReason, context: MigrationContext) -> MigrationResult {
+    /// caller (one reference each). `allocate` gives a target for a page (Linux:
+    /// get_new_folio); `release` takes back a target that was not used (Linux:
+    /// put_new_folio) — nil frees it to the buddy allocator.
+    public func migratePages(_ pages: [PFN], allocate: (PFN) -> PFN?, release: ((PFN) -> Void)? = nil,
+                             mode: MigrateMode, reason: MigrateReason, context: MigrationContext) -> MigrationResult {
         var result = MigrationResult()
         result.outcomes.reserveCapacity(pages.count)
         onEvent?(.start(pages: pages.count, mode: mode, reason: reason, context: context))
@@ -153,11 +155,11 @@ public struct Migrator: Sendable {
                     // Page-at-a-time: no batch bookkeeping on the hot path.
                     let pfn = retry[i]
                     i += 1
-                    switch unmapStage(pfn, allocate: allocate, force: force, mode: mode, context: context,
+                    switch unmapStage(pfn, allocate: allocate, release: release, force: force, mode: mode, context: context,
                                       holdingOthers: false) {
                     case .unmapped(var f):
                         copyStage(&f)
-                        record(pfn, remapStage(f))
+                        record(pfn, remapStage(f, release: release))
                     case .done(let rc):
                         record(pfn, rc)
                     }
@@ -171,7 +173,7 @@ public struct Migrator: Sendable {
                         result.outcomes[pfn] = .failed(.ENOMEM)
                         continue
                     }
-                    switch unmapStage(pfn, allocate: allocate, force: force, mode: mode, context: context,
+                    switch unmapStage(pfn, allocate: allocate, release: release, force: force, mode: mode, context: context,
                                       holdingOthers: !inFlight.isEmpty) {
                     case .unmapped(let f):
                         inFlight.append(f)
@@ -180,7 +182,7 @@ public struct Migrator: Sendable {
                     }
                 }
                 for j in inFlight.indices { copyStage(&inFlight[j]) }
-                for f in inFlight { record(f.old, remapStage(f)) }
+                for f in inFlight { record(f.old, remapStage(f, release: release)) }
             }
             if outOfMemory {
                 for p in retry[i...] { result.outcomes[p] = .failed(.ENOMEM) }
@@ -231,7 +233,7 @@ public struct Migrator: Sendable {
     /// unmap_and_move; migrate_folio_unmap today). With
     /// `holdingOthers` the caller already holds other pages' locks (a batch): sleeping on
     /// this one could deadlock against another migrator, so it only trylocks.
-    func unmapStage(_ old: PFN, allocate: (PFN) -> PFN?, force: Bool, mode: MigrateMode,
+    func unmapStage(_ old: PFN, allocate: (PFN) -> PFN?, release: ((PFN) -> Void)?, force: Bool, mode: MigrateMode,
                     context: MigrationContext, holdingOthers: Bool) -> UnmapResult {
         let phys = machine.phys, pages = phys.pages
         Sched.point("migrate pfn \(old): start")
@@ -244,15 +246,15 @@ public struct Migrator: Sendable {
         guard let new = allocate(old) else { return .done(.failed(.ENOMEM)) }
 
         if !phys.trylockPage(old) {
-            guard force, mode != .async, !holdingOthers else { return .done(abort(new, .EAGAIN)) }
+            guard force, mode != .async, !holdingOthers else { return .done(abort(new, .EAGAIN, release)) }
             phys.lockPage(old)
         }
         Sched.point("migrate pfn \(old): locked")
         if pages.test(old, PageFlag.writeback) {
             // Only full sync migration waits for writeback (the retry loop is too short
             // for async, the stall too costly for sync-light).
-            guard mode == .sync else { phys.unlockPage(old); return .done(abort(new, .EBUSY)) }
-            guard force, !holdingOthers else { phys.unlockPage(old); return .done(abort(new, .EAGAIN)) }
+            guard mode == .sync else { phys.unlockPage(old); return .done(abort(new, .EBUSY, release)) }
+            guard force, !holdingOthers else { phys.unlockPage(old); return .done(abort(new, .EAGAIN, release)) }
             phys.waitOnWriteback(old)
         }
 
@@ -285,7 +287,7 @@ public struct Migrator: Sendable {
 
     /// Remap, unpin, unlock, then free the old frame or undo (Linux: the rest of
     /// migrate_folio_move, or migrate_folio_undo_src/dst).
-    func remapStage(_ f: InFlight) -> PageOutcome {
+    func remapStage(_ f: InFlight, release: ((PFN) -> Void)?) -> PageOutcome {
         let phys = machine.phys, pages = phys.pages
         let old = f.old, new = f.new
         Sched.point("migrate pfn \(old): before remap")
@@ -301,7 +303,7 @@ public struct Migrator: Sendable {
         machine.releaseAnonVma(f.pin)
         phys.unlockPage(old)
 
-        guard case .migrated = f.rc else { return abort(new, f.rc == .failed(.EAGAIN) ? .EAGAIN : .EBUSY) }
+        guard case .migrated = f.rc else { return abort(new, f.rc == .failed(.EAGAIN) ? .EAGAIN : .EBUSY, release) }
         // Point of no return passed: the old frame goes, the new one joins the LRU.
         pages.clearFlags(old, PageFlag.isolated)
         phys.putPage(old)
@@ -310,8 +312,9 @@ public struct Migrator: Sendable {
         return f.rc
     }
 
-    private func abort(_ new: PFN, _ e: Errno) -> PageOutcome {
-        machine.phys.putPage(new)
+    /// Gives an unused target back (Linux: put_new_folio, or folio_put without one).
+    private func abort(_ new: PFN, _ e: Errno, _ release: ((PFN) -> Void)?) -> PageOutcome {
+        if let release { release(new) } else { machine.phys.putPage(new) }
         return .failed(e)
     }
 

@@ -8,6 +8,15 @@
 
 import MMSync
 
+/// What an isolation attempt gave.
+public enum IsolateAttempt: Sendable, Equatable {
+    case isolated
+    /// Not on the LRU (or being freed) when looked at under the lock.
+    case notIsolated
+    /// The lru_lock was held and the caller may not wait (async compaction).
+    case contended
+}
+
 /// One node's LRU list (Linux: struct lruvec).
 public final class LRUList: @unchecked Sendable {
     public let node: Int
@@ -43,6 +52,20 @@ public final class LRUList: @unchecked Sendable {
             d.setFlags(pfn, PageFlag.isolated)
             return true
         }
+    }
+
+    /// Compaction's isolation (Linux: the lru_lock part of isolate_migratepages_block).
+    /// With `trylock` (async compaction) a held lru_lock is `contended` rather than waited for.
+    public func isolate(_ pfn: PFN, trylock: Bool) -> IsolateAttempt {
+        guard trylock else { return isolate(pfn) ? .isolated : .notIsolated }
+        Sched.point("isolate pfn \(pfn)")
+        guard lock.tryLock() else { return .contended }
+        defer { lock.unlock() }
+        guard d.test(pfn, PageFlag.lru), d.getRefUnlessZero(pfn) else { return .notIsolated }
+        list.remove(pfn, d)
+        d.clearFlags(pfn, PageFlag.lru)
+        d.setFlags(pfn, PageFlag.isolated)
+        return .isolated
     }
 
     /// Called by the freeing path when the last reference went away while on the LRU.

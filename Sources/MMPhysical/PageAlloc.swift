@@ -1,4 +1,4 @@
-// The buddy allocator (Linux: mm/page_alloc.c). One zone per node; free lists per
+// The buddy allocator (Linux: mm/page_alloc.c). Zones of a node (Topology.swift); free lists per
 // order (0…10) and migratetype; blocks split on allocation (expand) and merge with
 // their buddy on free; an allocation whose migratetype lists are empty steals from a
 // fallback type and may claim the whole pageblock — which is what fragments memory.
@@ -9,59 +9,200 @@
 import MMSync
 import Synchronization
 
+/// Flag bits of a pageblock beside its migratetype (Linux: enum pageblock_bits).
+public enum PageblockFlag {
+    /// Low three bits: the migratetype.
+    public static let migratetypeMask: UInt8 = 0x7
+    /// Compaction found nothing to isolate here last time (Linux: PB_migrate_skip).
+    public static let skip: UInt8 = 0x8
+}
+
+/// What compaction remembers of a zone between runs (Linux: the compact_* fields of
+/// struct zone). Read and written under `Zone.withCompactState`.
+public struct ZoneCompactState: Sendable {
+    /// Where the migrate scanner resumes: [0] async, [1] sync and sync-light
+    /// (Linux: compact_cached_migrate_pfn[2]).
+    public var cachedMigratePFN: [PFN]
+    /// Where the free scanner resumes (Linux: compact_cached_free_pfn).
+    public var cachedFreePFN: PFN
+    /// Attempts skipped since the last deferral (Linux: compact_considered).
+    public var considered = 0
+    /// 2^shift attempts are skipped after a failure, shift ≤ 6 (Linux: compact_defer_shift).
+    public var deferShift = 0
+    /// Lowest order that failed since the last success (Linux: compact_order_failed).
+    public var orderFailed = 0
+    /// The scanners met: skip hints are cleared on the next run (Linux: compact_blockskip_flush).
+    public var blockskipFlush = false
+}
+
 /// A memory zone: a contiguous PFN range of one node (Linux: struct zone).
 public final class Zone: @unchecked Sendable {
+    public let kind: ZoneKind
     public let node: Int
+    /// Index in `PhysicalMemory.zones` (node-major, lowest PFN first).
+    public let index: Int
     public let startPFN: PFN
-    public let pages: Int
+    /// PFNs from start to end, holes included (Linux: spanned_pages).
+    public let spannedPages: Int
+    /// PFNs with memory behind them (Linux: present_pages).
+    public let presentPages: Int
+    /// PFN ranges inside the zone with no memory: never in the buddy, never allocated.
+    public let holes: [Range<PFN>]
     /// Linux: zone->lock.
     public let lock = ModelMutex("zone", rank: .zone)
     let d: PageDescriptors
     private var freeLists: [PageList]            // [order * 4 + migratetype]
-    /// One migratetype per pageblock. Written under `lock`; atomic so that scanners
-    /// (compaction, hot-remove, the checker) may read it without the lock, as Linux's
-    /// get_pageblock_migratetype() does.
-    private let pageblockTypes: UnsafeMutablePointer<Atomic<UInt8>>
-    private let pageblockCount: Int
+    /// One flags byte per pageblock: migratetype and the skip bit (PageblockFlag).
+    /// The migratetype is written under `lock`, the skip bit by compaction without it;
+    /// both atomic so that scanners (compaction, hot-remove, the checker) may read
+    /// without the lock, as Linux's get_pageblock_migratetype() does.
+    private let pageblockFlags: UnsafeMutablePointer<Atomic<UInt8>>
+    public let pageblockCount: Int
     /// Free base pages in this zone (Linux: NR_FREE_PAGES). Under `lock`.
     public private(set) var nrFree: Int = 0
+    /// Watermarks in pages, computed at boot (Linux: __setup_per_zone_wmarks).
+    public internal(set) var watermarks = Watermarks(min: 0, low: 0, high: 0)
     let vmstat: VMStat
+    private let compactLock = PlainLock()
+    private var compactState: ZoneCompactState
 
-    init(node: Int, startPFN: PFN, pages: Int, descriptors: PageDescriptors, vmstat: VMStat) {
+    init(kind: ZoneKind, node: Int, index: Int, startPFN: PFN, pages: Int, holes: [Range<PFN>],
+         descriptors: PageDescriptors, vmstat: VMStat) {
         precondition(pages % (1 << maxOrder) == 0, "zone size must be a multiple of 4 MiB")
+        self.kind = kind
         self.node = node
+        self.index = index
         self.startPFN = startPFN
-        self.pages = pages
+        spannedPages = pages
+        self.holes = holes
+        presentPages = pages - holes.reduce(0) { $0 + $1.count }
         d = descriptors
         self.vmstat = vmstat
         freeLists = Array(repeating: PageList(), count: (maxOrder + 1) * 4)
         pageblockCount = pages / pageblockPages
-        pageblockTypes = .allocate(capacity: pageblockCount)
+        pageblockFlags = .allocate(capacity: pageblockCount)
         for i in 0..<pageblockCount {
-            (pageblockTypes + i).initialize(to: Atomic(UInt8(MigrateType.movable.rawValue)))
+            (pageblockFlags + i).initialize(to: Atomic(UInt8(MigrateType.movable.rawValue)))
         }
+        let end = startPFN + PFN(pages)
+        compactState = ZoneCompactState(cachedMigratePFN: [startPFN, startPFN],
+                                        cachedFreePFN: end - PFN(pageblockPages))
     }
 
     deinit {
-        pageblockTypes.deinitialize(count: pageblockCount)
-        pageblockTypes.deallocate()
+        pageblockFlags.deinitialize(count: pageblockCount)
+        pageblockFlags.deallocate()
     }
 
-    public var endPFN: PFN { startPFN + PFN(pages) }
+    public var endPFN: PFN { startPFN + PFN(spannedPages) }
+    /// Spanned pages (the name callers used before zones had holes).
+    public var pages: Int { spannedPages }
+    public var name: String { kind.name }
     public func contains(_ pfn: PFN) -> Bool { pfn >= startPFN && pfn < endPFN }
+    /// True if `pfn` lies in one of the zone's holes.
+    public func isHole(_ pfn: PFN) -> Bool { holes.contains { $0.contains(pfn) } }
 
     @inline(__always) private func listIndex(_ order: Int, _ mt: MigrateType) -> Int { order * 4 + mt.rawValue }
 
+    /// Compaction's state of this zone, read or changed under its own leaf lock.
+    public func withCompactState<R>(_ body: (inout ZoneCompactState) -> R) -> R {
+        compactLock.withLock { body(&compactState) }
+    }
+
     // MARK: pageblocks
+
+    @inline(__always) private func pageblockSlot(_ pfn: PFN) -> UnsafeMutablePointer<Atomic<UInt8>> {
+        precondition(contains(pfn), "pfn \(pfn) outside zone \(node)/\(kind.name)")
+        return pageblockFlags + (Int(pfn - startPFN) >> pageblockOrder)
+    }
 
     /// Linux: get_pageblock_migratetype(). Without `lock` the answer may be stale.
     public func pageblockType(of pfn: PFN) -> MigrateType {
-        MigrateType(rawValue: Int(pageblockTypes[Int(pfn - startPFN) >> pageblockOrder].load(ordering: .relaxed)))!
+        MigrateType(rawValue: Int(pageblockSlot(pfn).pointee.load(ordering: .relaxed) & PageblockFlag.migratetypeMask))!
     }
 
-    /// Linux: set_pageblock_migratetype(). Caller holds `lock`.
+    /// The flags byte of pageblock `i` of this zone (migratetype | PageblockFlag.skip).
+    public func pageblockFlags(index i: Int) -> UInt8 {
+        precondition(i >= 0 && i < pageblockCount, "pageblock \(i) outside zone \(node)/\(kind.name)")
+        return pageblockFlags[i].load(ordering: .relaxed)
+    }
+
+    /// Linux: set_pageblock_migratetype(). Caller holds `lock`. Keeps the skip bit.
     public func setPageblockTypeLocked(_ pfn: PFN, _ mt: MigrateType) {
-        pageblockTypes[Int(pfn - startPFN) >> pageblockOrder].store(UInt8(mt.rawValue), ordering: .relaxed)
+        let slot = pageblockSlot(pfn)
+        var cur = slot.pointee.load(ordering: .relaxed)
+        while true {
+            let new = (cur & ~PageblockFlag.migratetypeMask) | UInt8(mt.rawValue)
+            let (ok, seen) = slot.pointee.compareExchange(expected: cur, desired: new, ordering: .relaxed)
+            if ok { return }
+            cur = seen
+        }
+    }
+
+    /// Linux: get_pageblock_skip().
+    public func isPageblockSkip(_ pfn: PFN) -> Bool {
+        pageblockSlot(pfn).pointee.load(ordering: .relaxed) & PageblockFlag.skip != 0
+    }
+
+    /// Linux: set_pageblock_skip() / clear_pageblock_skip(). No lock: a hint.
+    public func setPageblockSkip(_ pfn: PFN, _ on: Bool) {
+        let slot = pageblockSlot(pfn)
+        if on { slot.pointee.bitwiseOr(PageblockFlag.skip, ordering: .relaxed) }
+        else { slot.pointee.bitwiseAnd(~PageblockFlag.skip, ordering: .relaxed) }
+    }
+
+    /// Linux: __reset_isolation_suitable() — clears every skip hint of the zone.
+    public func clearAllPageblockSkip() {
+        for i in 0..<pageblockCount { pageblockFlags[i].bitwiseAnd(~PageblockFlag.skip, ordering: .relaxed) }
+    }
+
+    /// Linux: zone_watermark_ok() as __zone_watermark_ok computes it: after taking
+    /// 2^order pages the zone keeps more than `mark` free, and for order > 0 a free block
+    /// of at least `order` exists on a list the request may use.
+    public func watermarkOK(order: Int, mark: Int, _ mt: MigrateType = .movable) -> Bool {
+        lock.withLock { watermarkOKLocked(order: order, mark: mark, mt) }
+    }
+
+    func watermarkOKLocked(order: Int, mark: Int, _ mt: MigrateType) -> Bool {
+        let freeAfter = nrFree - (1 << order) + 1
+        guard freeAfter > mark else { return false }
+        if order == 0 { return true }
+        for o in order...maxOrder {
+            for t in MigrateType.allocatable where freeLists[listIndex(o, t)].count > 0 {
+                // Linux: a movable request may also steal from any allocatable list.
+                if t == mt || mt.fallbacks.contains(t) { return true }
+            }
+        }
+        return false
+    }
+
+    /// Takes the whole free block headed at `pfn` out of the allocator for compaction's
+    /// free scanner, if `pfn` heads one and the zone stays above its min watermark
+    /// after (Linux: __isolate_free_page). Returns its order; its pages come back with
+    /// refcount 0 and no flags (the caller splits them, Linux: split_map_pages).
+    /// Caller holds `lock`.
+    public func isolateFreeBlockLocked(_ pfn: PFN) -> Int? {
+        guard d.flags(pfn) & PageFlag.buddy != 0 else { return nil }
+        let order = d.buddyOrder(pfn)
+        guard d.buddyMigrateType(pfn) != .isolate else { return nil }
+        guard nrFree - (1 << order) > watermarks.min else { return nil }
+        removeFree(pfn)
+        nrFree -= 1 << order
+        return order
+    }
+
+    /// Whether a request of `order` and `mt` would find a free block now: on its own
+    /// lists, or on a fallback list it may steal from (Linux: the free-list test of
+    /// __compact_finished with find_suitable_fallback and can_steal_fallback).
+    public func hasSuitableFreeBlock(order: Int, _ mt: MigrateType) -> Bool {
+        lock.withLock {
+            for o in order...maxOrder {
+                if freeLists[listIndex(o, mt)].count > 0 { return true }
+                let canSteal = o >= pageblockOrder / 2 || mt != .movable
+                if canSteal, mt.fallbacks.contains(where: { freeLists[listIndex(o, $0)].count > 0 }) { return true }
+            }
+            return false
+        }
     }
 
     // MARK: free lists (caller holds lock)
@@ -99,7 +240,7 @@ public final class Zone: @unchecked Sendable {
     }
 
     func freePagesLocked(_ start: PFN, order startOrder: Int) {
-        precondition(contains(start), "free of pfn \(start) outside zone \(node)")
+        precondition(contains(start), "free of pfn \(start) outside zone \(node)/\(kind.name)")
         precondition(Int(start - startPFN) & ((1 << startOrder) - 1) == 0, "unaligned free of pfn \(start) order \(startOrder)")
         let mt = pageblockType(of: start)
         var pfn = start, order = startOrder

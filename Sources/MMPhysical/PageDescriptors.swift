@@ -169,6 +169,12 @@ public struct PageDescriptors: @unchecked Sendable {
         return new
     }
     @inline(__always) func setRefcount(_ pfn: PFN, _ v: Int32) { refBase[Int(pfn)].store(v, ordering: .releasing) }
+    /// Gives a tail page of a freshly allocated block its own reference (Linux:
+    /// split_page → set_page_refcounted). The page must have refcount 0 and be in use.
+    public func getRefFromZeroForSplit(_ pfn: PFN) {
+        precondition(refcount(pfn) == 0 && !test(pfn, PageFlag.buddy), "split of pfn \(pfn) that is free or referenced")
+        setRefcount(pfn, 1)
+    }
     /// Test hook: corrupt a count to prove the checker can fail.
     public func _setRefcountForTesting(_ pfn: PFN, _ v: Int32) { setRefcount(pfn, v) }
 

@@ -1,6 +1,9 @@
 // The machine's physical memory (Linux: pglist_data per node, mem_map, the memory
-// block devices of drivers/base/memory.c): nodes of one zone each, the page
-// descriptors, frame contents, per-node LRU lists, the page wait table and vmstat.
+// block devices of drivers/base/memory.c): nodes and their zones, memory blocks, the
+// page descriptors, frame contents, per-node LRU lists, the page wait table and vmstat.
+//
+// PFN → node / zone / memory block is one table load per pageblock (the zone and block
+// boundaries are pageblock-aligned), never a division on the hot path.
 
 import CMMSupport
 #if canImport(Glibc)
@@ -8,53 +11,29 @@ import Glibc
 #endif
 import MMSync
 
-/// Geometry of a machine (the scenario's `machine` line).
-public struct MachineConfig: Sendable, Equatable {
-    public var nodes: Int
-    public var nodeMemBytes: Int
-    public var blockBytes: Int
-    public var content: ContentMode
-    /// Pre-fault the frame storage at boot (MAP_POPULATE): benchmarks then measure the
-    /// model, not the host's first-touch page faults. Off by default: boot stays fast.
-    public var populate = false
-
-    public init(nodes: Int = 1, nodeMemBytes: Int, blockBytes: Int = 16 << 20, content: ContentMode = .full, populate: Bool = false) {
-        self.populate = populate
-        self.nodes = nodes
-        self.nodeMemBytes = nodeMemBytes
-        self.blockBytes = min(blockBytes, nodeMemBytes)
-        self.content = content
-    }
-
-    public var pagesPerNode: Int { nodeMemBytes >> pageShift }
-    public var totalPages: Int { pagesPerNode * nodes }
-    public var pagesPerBlock: Int { blockBytes >> pageShift }
-    public var blocksPerNode: Int { nodeMemBytes / blockBytes }
-
-    /// Why this geometry cannot be booted, or nil.
-    public var problem: String? {
-        if nodes < 1 || nodes > 64 { return "nodes must be 1…64" }
-        if nodeMemBytes < 4 << 20 || nodeMemBytes % (4 << 20) != 0 { return "node_mem must be a multiple of 4M" }
-        if blockBytes < 2 << 20 || blockBytes % (2 << 20) != 0 || nodeMemBytes % blockBytes != 0 {
-            return "block must be a multiple of 2M that divides node_mem"
-        }
-        if totalPages >= Int(noPFN) { return "machine too large (at most 2^32-1 frames)" }
-        return nil
-    }
-}
-
 /// All physical memory of one simulated machine.
 public final class PhysicalMemory: @unchecked Sendable {
     public let config: MachineConfig
     public let pages: PageDescriptors
     public let frames: FrameStore
+    /// Every populated zone, node-major, lowest PFN first (`Zone.index` indexes it).
     public let zones: [Zone]
+    public let nodes: [Node]
+    /// Every memory block, node-major (`MemoryBlock.id` indexes it).
+    public let blocks: [MemoryBlock]
     public let lrus: [LRUList]
     public let vmstat = VMStat()
+    /// The vm.* sysctls (compaction's tunables).
+    public let sysctl = VMSysctl()
     let waitQueues = HashedWaitQueues()
+    /// Per pageblock: index into `zones` and into `blocks` (the O(1) PFN lookups).
+    private let pageblockZone: UnsafeMutablePointer<UInt16>
+    private let pageblockBlock: UnsafeMutablePointer<UInt32>
+    private let pageblockTotal: Int
 
     /// Boots the machine: maps descriptor and frame storage (lazily: untouched memory
-    /// costs nothing) and hands every frame to the buddy allocator as order-10 blocks.
+    /// costs nothing), lays out nodes, zones and memory blocks, marks holes reserved and
+    /// hands every other frame to the buddy allocator in the largest aligned blocks.
     public init(_ config: MachineConfig) {
         precondition(config.problem == nil, config.problem ?? "")
         self.config = config
@@ -64,20 +43,82 @@ public final class PhysicalMemory: @unchecked Sendable {
         pages = d
         frames = f
         let vm = vmstat
-        zones = (0..<config.nodes).map {
-            Zone(node: $0, startPFN: PFN($0 * config.pagesPerNode), pages: config.pagesPerNode, descriptors: d, vmstat: vm)
+        var zs: [Zone] = [], ns: [Node] = [], ls: [LRUList] = []
+        for n in 0..<config.nodes {
+            var nodeZones: [Zone] = []
+            for span in config.zoneSpans(node: n) {
+                let holes = config.holes.compactMap { h -> Range<PFN>? in
+                    let lo = max(h.lowerBound, span.startPFN), hi = min(h.upperBound, span.startPFN + span.pages)
+                    return lo < hi ? PFN(lo)..<PFN(hi) : nil
+                }
+                let z = Zone(kind: span.kind, node: n, index: zs.count, startPFN: PFN(span.startPFN), pages: span.pages,
+                             holes: holes, descriptors: d, vmstat: vm)
+                zs.append(z)
+                nodeZones.append(z)
+            }
+            let lru = LRUList(node: n, descriptors: d)
+            ls.append(lru)
+            ns.append(Node(id: n, startPFN: PFN(n * config.pagesPerNode), pages: config.pagesPerNode, zones: nodeZones, lru: lru))
         }
-        lrus = (0..<config.nodes).map { LRUList(node: $0, descriptors: d) }
+        zones = zs
+        nodes = ns
+        lrus = ls
+        pageblockTotal = config.totalPages / pageblockPages
+        pageblockZone = .allocate(capacity: pageblockTotal)
+        pageblockBlock = .allocate(capacity: pageblockTotal)
+        for z in zs {
+            let first = Int(z.startPFN) >> pageblockOrder
+            for i in 0..<z.pageblockCount { pageblockZone[first + i] = UInt16(z.index) }
+        }
+        var bs: [MemoryBlock] = []
+        for n in 0..<config.nodes {
+            for b in 0..<config.blocksPerNode {
+                let start = n * config.pagesPerNode + b * config.pagesPerBlock
+                let first = zs[Int(pageblockZone[start >> pageblockOrder])]
+                let last = zs[Int(pageblockZone[(start + config.pagesPerBlock - 1) >> pageblockOrder])]
+                let blk = MemoryBlock(id: bs.count, indexInNode: b, node: n, startPFN: PFN(start), pages: config.pagesPerBlock,
+                                      zone: first === last ? first : nil,
+                                      holePages: config.holePages(from: start, count: config.pagesPerBlock))
+                for i in 0..<(config.pagesPerBlock >> pageblockOrder) {
+                    pageblockBlock[(start >> pageblockOrder) + i] = UInt32(blk.id)
+                }
+                bs.append(blk)
+            }
+        }
+        blocks = bs
+        Self.setupWatermarks(zs)
+        for z in zs { Self.bootFree(z, d) }
+    }
+
+    /// Linux: __setup_per_zone_wmarks() over the whole machine.
+    private static func setupWatermarks(_ zones: [Zone]) {
+        let lowmem = zones.filter { $0.kind != .movable }.reduce(0) { $0 + $1.presentPages }
         for z in zones {
-            z.lock.withLock {
-                for p in stride(from: Int(z.startPFN), to: Int(z.endPFN), by: 1 << maxOrder) {
+            z.watermarks = Watermarks.compute(kind: z.kind, presentPages: z.presentPages, lowmemPages: lowmem)
+        }
+    }
+
+    /// Linux: memblock_free_all / init_unavailable_range: holes become reserved pages
+    /// that no one owns; every other frame goes to the buddy in max-order blocks where
+    /// no hole interferes, page by page (merging as it goes) where one does.
+    private static func bootFree(_ z: Zone, _ d: PageDescriptors) {
+        z.lock.withLock {
+            for p in stride(from: Int(z.startPFN), to: Int(z.endPFN), by: 1 << maxOrder) {
+                let chunk = PFN(p)..<PFN(p + (1 << maxOrder))
+                if !z.holes.contains(where: { $0.overlaps(chunk) }) {
                     z.freePagesLocked(PFN(p), order: maxOrder)
+                    continue
+                }
+                for q in chunk {
+                    if z.isHole(q) { d.storeFlags(q, PageFlag.reserved) } else { z.freePagesLocked(q, order: 0) }
                 }
             }
         }
     }
 
     deinit {
+        pageblockZone.deallocate()
+        pageblockBlock.deallocate()
         pages.release()
         frames.release()
     }
@@ -107,17 +148,43 @@ public final class PhysicalMemory: @unchecked Sendable {
     }
 
     public var totalPages: Int { config.totalPages }
-    @inline(__always) public func nodeOf(_ pfn: PFN) -> Int { Int(pfn) / config.pagesPerNode }
-    @inline(__always) public func zoneOf(_ pfn: PFN) -> Zone { zones[nodeOf(pfn)] }
+    /// The node of `pfn` (O(1): one table load).
+    @inline(__always) public func nodeOf(_ pfn: PFN) -> Int { zoneOf(pfn).node }
+    /// The zone of `pfn` (O(1): one table load).
+    @inline(__always) public func zoneOf(_ pfn: PFN) -> Zone {
+        precondition(Int(pfn) < totalPages, "pfn \(pfn) beyond the machine's \(totalPages) frames")
+        return zones[Int(pageblockZone[Int(pfn) >> pageblockOrder])]
+    }
+    /// The memory block of `pfn` (O(1): one table load).
+    @inline(__always) public func blockOf(_ pfn: PFN) -> MemoryBlock {
+        precondition(Int(pfn) < totalPages, "pfn \(pfn) beyond the machine's \(totalPages) frames")
+        return blocks[Int(pageblockBlock[Int(pfn) >> pageblockOrder])]
+    }
     @inline(__always) public func lruOf(_ pfn: PFN) -> LRUList { lrus[nodeOf(pfn)] }
+    /// Memory block `index` of `node` (the `block=` of the scenario language), or nil.
+    public func block(node: Int, index: Int) -> MemoryBlock? {
+        guard node >= 0, node < config.nodes, index >= 0, index < config.blocksPerNode else { return nil }
+        return blocks[node * config.blocksPerNode + index]
+    }
 
     /// Allocates one page on `node`, or on the other nodes in order if `fallback`
-    /// (Linux: alloc_pages_node with a zonelist). Returns a page with refcount 1.
+    /// (Linux: alloc_pages_node with a zonelist: each node's zones from the highest the
+    /// request may use down). Returns a page with refcount 1.
     public func allocPage(node: Int, _ mt: MigrateType = .movable, fallback: Bool = true) -> PFN? {
-        if let p = zones[node].allocPages(order: 0, mt) { return p }
-        guard fallback else { return nil }
-        for i in 1..<config.nodes {
-            if let p = zones[(node + i) % config.nodes].allocPages(order: 0, mt) { return p }
+        allocPages(node: node, order: 0, mt, fallback: fallback)
+    }
+
+    /// Allocates 2^order pages (refcount 1 on the head) from the zonelist of `node`.
+    /// Order-0 requests take any free page (the model keeps no reserves for them);
+    /// order > 0 requests respect the min watermark as Linux's slow path does.
+    public func allocPages(node: Int, order: Int, _ mt: MigrateType, fallback: Bool = true) -> PFN? {
+        precondition(order >= 0 && order <= maxOrder, "alloc of order \(order)")
+        let count = fallback ? config.nodes : 1
+        for i in 0..<count {
+            for z in nodes[(node + i) % config.nodes].zonelist(mt) {
+                if order > 0, !z.watermarkOK(order: order, mark: z.watermarks.min, mt) { continue }
+                if let p = z.allocPages(order: order, mt) { return p }
+            }
         }
         return nil
     }
@@ -155,7 +222,7 @@ public final class PhysicalMemory: @unchecked Sendable {
 
     /// Free base pages on `node` (or all nodes).
     public func freePages(node: Int? = nil) -> Int {
-        let zs = node.map { [zones[$0]] } ?? zones
+        let zs = node.map { nodes[$0].zones } ?? zones
         return zs.reduce(0) { acc, z in acc + z.lock.withLock { z.nrFree } }
     }
 }

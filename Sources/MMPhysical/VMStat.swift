@@ -21,6 +21,9 @@ public enum VMStatItem: Int, CaseIterable, Sendable {
     case compactStall
     case compactFail
     case compactSuccess
+    case compactDaemonWake
+    case compactDaemonMigrateScanned
+    case compactDaemonFreeScanned
     case cowFault
     case migrationEntryWait
     case forks
@@ -47,6 +50,9 @@ public enum VMStatItem: Int, CaseIterable, Sendable {
         case .compactStall: return "compact_stall"
         case .compactFail: return "compact_fail"
         case .compactSuccess: return "compact_success"
+        case .compactDaemonWake: return "compact_daemon_wake"
+        case .compactDaemonMigrateScanned: return "compact_daemon_migrate_scanned"
+        case .compactDaemonFreeScanned: return "compact_daemon_free_scanned"
         case .cowFault: return "cow_fault"
         case .migrationEntryWait: return "migration_entry_wait"
         case .forks: return "nr_forks"

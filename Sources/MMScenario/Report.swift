@@ -10,7 +10,7 @@ import MMSync
 /// The end-of-run summary of a machine.
 public struct MachineReport: Sendable {
     public let vmstat: [(String, Int64)]
-    public let buddyinfo: [(node: Int, free: [Int])]
+    public let buddyinfo: [(node: Int, zone: String, free: [Int])]
     public let violations: [Violation]
     public let nrFreePages: Int
     public let totalPages: Int
@@ -24,7 +24,7 @@ public struct MachineReport: Sendable {
         ]
         stats += VMStatItem.allCases.map { ($0.name, machine.vmstat[$0]) }
         vmstat = stats
-        buddyinfo = phys.zones.map { ($0.node, $0.freeBlockCounts()) }
+        buddyinfo = phys.zones.map { ($0.node, $0.name, $0.freeBlockCounts()) }
         violations = Checker.check(machine)
         nrFreePages = phys.freePages()
         totalPages = phys.totalPages
@@ -37,7 +37,7 @@ public struct MachineReport: Sendable {
         .object([
             ("vmstat", .object(vmstat.map { ($0.0, .int(Int($0.1))) })),
             ("buddyinfo", .array(buddyinfo.map {
-                .object([("node", .int($0.node)), ("zone", .string("Normal")), ("free", .array($0.free.map { .int($0) }))])
+                .object([("node", .int($0.node)), ("zone", .string($0.zone)), ("free", .array($0.free.map { .int($0) }))])
             })),
             ("verify", Self.verifyJSON(violations)),
         ])
@@ -59,7 +59,7 @@ public struct MachineReport: Sendable {
         }
         s += "buddyinfo (free blocks per order 0…10):\n"
         for b in buddyinfo {
-            s += "  Node \(b.node), zone   Normal " + b.free.map { String($0).leftPad(6) }.joined() + "\n"
+            s += "  Node \(b.node), zone \(b.zone.leftPad(8)) " + b.free.map { String($0).leftPad(6) }.joined() + "\n"
         }
         if !violations.isEmpty {
             s += "violations (\(violations.count)):\n"

@@ -40,7 +40,9 @@ public enum ScenarioContentMode: String, Sendable, Equatable, CaseIterable {
     case full, stamp
 }
 
-/// `machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp]`.
+/// `machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp] [zones=Z,…]
+/// [movable=SIZE] [kcompactd=on|off]`. Its validity is MMPhysical's `MachineConfig`'s
+/// to decide (the parser asks it).
 public struct MachineSpec: Sendable, Equatable {
     /// Number of NUMA nodes, 1…64 (default 1).
     public var nodes: Int
@@ -52,12 +54,22 @@ public struct MachineSpec: Sendable, Equatable {
     public var blockBytes: UInt64
     /// Frame content mode (default `.full`).
     public var content: ScenarioContentMode
+    /// Zone names (`zones=`), lowest first: "DMA32", "Normal", "Movable" (default Normal).
+    public var zones: [String]
+    /// Bytes at the top of each node forming its Movable zone (`movable=`; 0: none).
+    public var movableBytes: UInt64
+    /// One kcompactd thread per node (`kcompactd=on`; default off).
+    public var kcompactd: Bool
 
-    public init(nodes: Int, nodeMemBytes: UInt64, blockBytes: UInt64, content: ScenarioContentMode) {
+    public init(nodes: Int, nodeMemBytes: UInt64, blockBytes: UInt64, content: ScenarioContentMode,
+                zones: [String] = ["Normal"], movableBytes: UInt64 = 0, kcompactd: Bool = false) {
         self.nodes = nodes
         self.nodeMemBytes = nodeMemBytes
         self.blockBytes = blockBytes
         self.content = content
+        self.zones = zones
+        self.movableBytes = movableBytes
+        self.kcompactd = kcompactd
     }
 
     /// 4 KiB frames per node.
@@ -143,7 +155,8 @@ public struct ThreadBlock: Sendable, Equatable {
 /// What a statement does. Process names are the names of `process` lines (or of
 /// `fork` children); addresses and lengths are in bytes.
 public enum Op: Sendable, Equatable {
-    /// `machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp]` — first statement.
+    /// `machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp] [zones=…]
+    /// [movable=SIZE] [kcompactd=on|off]` — first statement.
     case machine(MachineSpec)
     /// `process NAME [node=N] [uid=U] [privileged]` — a new address space.
     /// `node`: home node for its allocations (nil: the runner's default).
@@ -196,6 +209,14 @@ public enum Op: Sendable, Equatable {
     // MARK: statements — robustness (limits, OOM)
 
     // MARK: statements — compaction
+    /// `alloc node=N order=K count=C [movable|unmovable]` — kernel allocations of
+    /// 2^K pages on node N (direct compaction when they fail).
+    case alloc(node: Int, order: Int, count: Int, movable: Bool)
+    /// `free_alloc node=N order=K count=C` — frees the C latest `alloc` blocks of that node and order.
+    case freeAlloc(node: Int, order: Int, count: Int)
+    /// `sysctl vm.NAME=N` — one of vm.compaction_proactiveness, vm.extfrag_threshold,
+    /// vm.compact_unevictable_allowed.
+    case sysctl(name: String, value: Int)
 
     // MARK: statements — hot-remove
 
@@ -237,6 +258,9 @@ public enum Op: Sendable, Equatable {
         // MARK: statements — robustness (limits, OOM)
 
         // MARK: statements — compaction
+        case .alloc: "alloc"
+        case .freeAlloc: "free_alloc"
+        case .sysctl: "sysctl"
 
         // MARK: statements — hot-remove
 

@@ -21,6 +21,7 @@ public enum ScenarioParser {
         // MARK: keywords — robustness (limits, OOM)
 
         // MARK: keywords — compaction
+        "alloc", "free_alloc", "sysctl",
 
         // MARK: keywords — hot-remove
 

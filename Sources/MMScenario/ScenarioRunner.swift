@@ -3,6 +3,7 @@
 // concurrently (real threads in `run`, scheduler-chosen order under `explore`).
 
 import MMCheck
+import MMCompaction
 import MMMigrate
 import MMPhysical
 import MMSpace
@@ -16,6 +17,10 @@ public struct StatementResult: Sendable {
     public var ret: Int = 0
     public var errno: Errno? = nil
     public var status: [Int]? = nil
+    /// A named outcome (`compact`: "complete", "success", …), printed as `"status"`.
+    public var statusName: String? = nil
+    /// Further fields a statement reports, after `errno` (`compact`: its zones).
+    public var extra: [(String, JSONValue)] = []
     /// Only for `verify`.
     public var violations: [Violation]? = nil
 
@@ -30,6 +35,8 @@ public struct StatementResult: Sendable {
         m.append(("ret", .int(ret)))
         m.append(("errno", errno.map { .string($0.name) } ?? .null))
         if let status { m.append(("status", .array(status.map { .int($0) }))) }
+        if let statusName { m.append(("status", .string(statusName))) }
+        m += extra
         return .object(m)
     }
 
@@ -41,6 +48,7 @@ public struct StatementResult: Sendable {
         var s = "line \(line)\(who): \(op) → "
         if let errno { s += "-1 \(errno.name)" } else { s += "\(ret)" }
         if let status { s += " status \(status)" }
+        if let statusName { s += " status \(statusName)" }
         return s
     }
 }
@@ -68,6 +76,8 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// Results of `verify` statements that failed.
     public private(set) var failedVerifies = 0
     private let resultLock = PlainLock()
+    /// The machine's kcompactd threads while they run (`kcompactd=on`).
+    var kcompactd: Kcompactd?
 
     public init(_ scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -75,12 +85,14 @@ public final class ScenarioRunner: @unchecked Sendable {
     }
 
     /// Statements whose layer mmlab does not have yet: rejected before anything runs.
-    public static let unsupported: Set<String> = ["compact", "offline", "online"]
+    public static let unsupported: Set<String> = ["offline", "online"]
 
     /// The machine a `machine` statement asks for.
     static func config(_ spec: MachineSpec) -> MachineConfig {
         MachineConfig(nodes: spec.nodes, nodeMemBytes: Int(spec.nodeMemBytes), blockBytes: Int(spec.blockBytes),
-                      content: spec.content == .full ? .full : .stamp)
+                      content: spec.content == .full ? .full : .stamp,
+                      zones: spec.zones.compactMap { ZoneKind(name: $0) }, movableBytes: Int(spec.movableBytes),
+                      kcompactd: spec.kcompactd)
     }
 
     /// Rejects what cannot run, naming the line (exit 2 material): a machine this host
@@ -108,6 +120,7 @@ public final class ScenarioRunner: @unchecked Sendable {
     public func run() throws(ScenarioError) -> MachineReport {
         try Self.validate(scenario)
         for st in scenario.statements { execute(st, thread: nil) }
+        stopDaemons()
         return MachineReport(machine)
     }
 
@@ -143,6 +156,7 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
+            startDaemons()
         case let .process(name, node, uid, privileged):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged)
         case let .mmap(p, addr, len): try machine.mmap(mm(p), addr, len)
@@ -180,14 +194,15 @@ public final class ScenarioRunner: @unchecked Sendable {
         // MARK: statements — robustness (limits, OOM)
 
         // MARK: statements — compaction
+        case .compact, .alloc, .freeAlloc, .sysctl: try performCompaction(op, &r)
 
         // MARK: statements — hot-remove
 
         // MARK: statements — snapshot
 
         case .verify:
-            r.violations = Checker.check(machine)
-        case .compact, .offline, .online:
+            r.violations = withDaemonsParked { Checker.check(machine) }
+        case .offline, .online:
             preconditionFailure("rejected by validate()")
         }
     }

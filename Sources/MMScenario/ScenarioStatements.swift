@@ -1,12 +1,14 @@
 // The rules of each scenario statement (DESIGN §3): what arguments it takes, in what
 // ranges, and the AST node it becomes. The line machinery is in ScenarioParser.swift.
 
+import MMPhysical
+
 extension LineParser {
     mutating func parseStatement(_ keyword: String, _ tokens: ArraySlice<String>) throws(ScenarioError) -> Op {
         switch keyword {
         case "machine":
-            let args = try splitArgs(keyword, tokens, keys: ["nodes", "node_mem", "block", "content"])
-            try expectPositional(args, 0, names: [], usage: "machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp]")
+            let args = try splitArgs(keyword, tokens, keys: ["nodes", "node_mem", "block", "content", "zones", "movable", "kcompactd"])
+            try expectPositional(args, 0, names: [], usage: LineParser.machineUsage)
             let spec = try machineSpec(args)
             machine = spec
             machineLine = lineNo
@@ -168,6 +170,7 @@ extension LineParser {
         // MARK: statements — robustness (limits, OOM)
 
         // MARK: statements — compaction
+        case "alloc", "free_alloc", "sysctl": return try parseCompactionStatement(keyword, tokens)
 
         // MARK: statements — hot-remove
 
@@ -218,32 +221,19 @@ extension LineParser {
         }
     }
 
+    static let machineUsage = "machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp] [zones=DMA32,Normal,Movable] [movable=SIZE] [kcompactd=on|off]"
+
+    /// The `machine` line: values parsed here, geometry judged by MachineConfig (the one
+    /// owner of what a machine may be), so the CLI and the model agree with the file.
     func machineSpec(_ args: Args) throws(ScenarioError) -> MachineSpec {
-        let hex = ScenarioParser.hex
-        let mib: UInt64 = 1 << 20
-        let nodes = try args.keyed["nodes"].map { v throws(ScenarioError) in try int(v, "nodes", 1...ScenarioParser.maxNodes) } ?? 1
+        let nodes = try args.keyed["nodes"].map { v throws(ScenarioError) in try int(v, "nodes", 1...MachineConfig.maxNodes) } ?? 1
         guard let memText = args.keyed["node_mem"] else {
-            throw error("missing argument: node_mem=SIZE (usage: machine nodes=N node_mem=SIZE [block=SIZE] [content=full|stamp])")
+            throw error("missing argument: node_mem=SIZE (usage: \(LineParser.machineUsage))")
         }
         let mem = try size(memText, "node_mem")
-        if mem < 4 * mib { throw error("node_mem=\(memText) is too small: at least 4M") }
-        if mem > ScenarioParser.maxNodeMemBytes { throw error("node_mem=\(memText) is too large: at most 1024G (1 TiB) per node") }
-        if mem % (4 * mib) != 0 { throw error("node_mem=\(memText) (\(hex(mem)) bytes) is not a multiple of 4M") }
-        var block: UInt64
-        if let blockText = args.keyed["block"] {
-            block = try size(blockText, "block")
-            if block == 0 || block % (2 * mib) != 0 {
-                throw error("block=\(blockText) is not a positive multiple of 2M (one pageblock of 512 pages)")
-            }
-            if block > mem || mem % block != 0 {
-                throw error("block=\(blockText) does not divide node_mem=\(memText)")
-            }
-        } else if mem <= 16 * mib {
-            block = mem
-        } else {
-            block = 16 * mib
-            while mem % block != 0 { block /= 2 }  // terminates at 4M: mem is a multiple of 4M
-        }
+        if mem > UInt64(MachineConfig.maxNodeMemBytes) { throw error("node_mem=\(memText) is too large: at most 1024G (1 TiB) per node") }
+        let block = try args.keyed["block"].map { v throws(ScenarioError) in try size(v, "block") }
+        if let block, block > UInt64(MachineConfig.maxNodeMemBytes) { throw error("block=\(args.keyed["block"]!) does not divide node_mem=\(memText)") }
         var content = ScenarioContentMode.full
         if let c = args.keyed["content"] {
             guard let m = ScenarioContentMode(rawValue: c) else {
@@ -251,7 +241,30 @@ extension LineParser {
             }
             content = m
         }
-        return MachineSpec(nodes: nodes, nodeMemBytes: mem, blockBytes: block, content: content)
+        var kinds: [ZoneKind] = [.normal]
+        if let z = args.keyed["zones"] {
+            kinds = []
+            for part in z.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let k = ZoneKind(name: String(part)) else {
+                    throw error("bad zone \(ScenarioParser.show(String(part))) in zones=: expected DMA32, Normal or Movable")
+                }
+                if kinds.contains(k) { throw error("zone \(k.name) named twice in zones=") }
+                kinds.append(k)
+            }
+        }
+        let movable = try args.keyed["movable"].map { v throws(ScenarioError) in try size(v, "movable") } ?? 0
+        if movable > UInt64(MachineConfig.maxNodeMemBytes) { throw error("movable=\(args.keyed["movable"]!) leaves no memory for kernel allocations") }
+        var kcompactd = false
+        if let k = args.keyed["kcompactd"] {
+            guard k == "on" || k == "off" else { throw error("bad kcompactd \(ScenarioParser.show(k)): expected on or off") }
+            kcompactd = k == "on"
+        }
+        let config = MachineConfig(nodes: nodes, nodeMemBytes: Int(mem), blockBytes: block.map { Int($0) },
+                                   content: content == .full ? .full : .stamp, zones: kinds,
+                                   movableBytes: Int(movable), kcompactd: kcompactd)
+        if let problem = config.problem { throw error(problem) }
+        return MachineSpec(nodes: nodes, nodeMemBytes: mem, blockBytes: UInt64(config.blockBytes), content: content,
+                           zones: config.zoneKinds.map(\.name), movableBytes: movable, kcompactd: kcompactd)
     }
 
     /// Addresses of move_pages / query_pages: any 64-bit value (Linux answers -EFAULT

@@ -19,6 +19,8 @@ public struct WorkloadOptions: Sendable {
     public var seconds: Double = 3
     public var opsPerWorker = Int.max
     public var pinPolicy: AnonVmaPinPolicy = .refcount
+    /// The machine the workload boots (block size and zones by MachineConfig's rules).
+    public var config: MachineConfig { MachineConfig(nodes: nodes, nodeMemBytes: nodeMemBytes, content: content) }
     /// A kernel-context migrator thread (compaction-like: no mmap_lock).
     public var kernelMigrator = true
     /// A process-context mover using move_pages.
@@ -45,7 +47,7 @@ public struct WorkloadStats: Sendable {
 /// Runs the workload and returns the machine (quiet) and what was done.
 public enum Workload {
     public static func run(_ o: WorkloadOptions, progress: (@Sendable (String) -> Void)? = nil) -> (Machine, WorkloadStats) {
-        let m = Machine(MachineConfig(nodes: o.nodes, nodeMemBytes: o.nodeMemBytes, blockBytes: min(16 << 20, o.nodeMemBytes), content: o.content))
+        let m = Machine(o.config)
         m.pinPolicy = o.pinPolicy
         let start = mm_now_ns()
         let deadline = start + UInt64(o.seconds * 1e9)

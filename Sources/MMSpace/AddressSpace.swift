@@ -142,6 +142,9 @@ public final class Machine: @unchecked Sendable {
     private var processes: [String: Process] = [:]
     private var nextPid = 100
     private var unmovablePages: [PFN] = []
+    /// Kernel allocations of the `alloc` statement (KernelAlloc.swift), oldest first.
+    let kernelBlockLock = PlainLock()
+    var kernelBlockList: [KernelBlock] = []
 
     public init(_ config: MachineConfig) {
         phys = PhysicalMemory(config)

@@ -226,7 +226,14 @@ extension Machine {
             for p in toPut { phys.putPage(p) }
         }
         mm.shadowLock.withLock {
-            mm.shadow = mm.shadow.filter { $0.key < start >> 12 || $0.key >= end >> 12 }
+            // A short range (a page of a large mapping) is removed key by key: filtering
+            // the whole shadow per call made page-by-page unmapping quadratic.
+            let lo = start >> 12, hi = end >> 12
+            if hi - lo < UInt64(mm.shadow.count) {
+                for k in lo..<hi { mm.shadow.removeValue(forKey: k) }
+            } else {
+                mm.shadow = mm.shadow.filter { $0.key < lo || $0.key >= hi }
+            }
         }
     }
 }

@@ -53,6 +53,25 @@ public protocol ModelScheduler: AnyObject, Sendable {
     /// Records a violation found by a check that runs inside the model (the lock-order
     /// checker); it becomes part of the execution's result.
     func report(_ violation: Violation)
+    /// Like `block(on:)`, but the wait also ends when `timeoutNs` of model time pass.
+    /// Returns true if woken, false if it timed out. Model time advances only when no
+    /// thread is runnable: a timed waiter then wakes at the earliest deadline.
+    func blockTimed(on channel: WaitChannel, timeoutNs: UInt64, _ what: () -> String) -> Bool
+    /// The execution's model clock in nanoseconds.
+    func modelTimeNs() -> UInt64
+    /// The running thread is only polling: run another runnable thread if there is one
+    /// (not counted as a preemption), else continue.
+    func yieldHint(_ what: () -> String)
+}
+
+extension ModelScheduler {
+    /// Schedulers without a model clock: a timed wait is a scheduling point that times out.
+    public func blockTimed(on channel: WaitChannel, timeoutNs: UInt64, _ what: () -> String) -> Bool {
+        schedulePoint(what)
+        return false
+    }
+    public func modelTimeNs() -> UInt64 { 0 }
+    public func yieldHint(_ what: () -> String) { schedulePoint(what) }
 }
 
 /// Per-thread handle stored in the C thread-local slot.
@@ -107,6 +126,20 @@ public enum Sched {
     @inline(__always)
     public static func note(_ what: @autoclosure () -> String) {
         if let s = current { s.note(what) }
+    }
+
+    /// Model time in nanoseconds: the explorer's clock under exploration, the host's
+    /// monotonic clock in a normal run.
+    public static func nowNs() -> UInt64 {
+        if let s = current { return s.modelTimeNs() }
+        return mm_now_ns()
+    }
+
+    /// A polling thread's hint (Linux: cond_resched in a loop that only checks): under
+    /// exploration another runnable thread goes first; in a normal run, sched_yield.
+    public static func yieldHint(_ what: @autoclosure () -> String) {
+        if let s = current { s.yieldHint(what); return }
+        sched_yield()
     }
 }
 

@@ -48,8 +48,7 @@ struct WorkloadFlags: ParsableArguments {
 }
 
 func runWorkload(_ o: WorkloadOptions, json: Bool, title: String) throws {
-    let cfg = MachineConfig(nodes: o.nodes, nodeMemBytes: o.nodeMemBytes, blockBytes: min(16 << 20, o.nodeMemBytes), content: o.content)
-    if let problem = PhysicalMemory.bootProblem(cfg) { throw ValidationError("machine: \(problem)") }
+    if let problem = PhysicalMemory.bootProblem(o.config) { throw ValidationError("machine: \(problem)") }
     if !json {
         FileHandleOut.out("""
         \(title)
@@ -115,13 +114,14 @@ struct Stress: ParsableCommand {
 
     func run() throws {
         let total = try parseSize(mem, "--mem")
-        guard nodes >= 1, nodes <= 64 else { throw ValidationError("--nodes must be 1…64") }
+        guard nodes >= 1, nodes <= MachineConfig.maxNodes else { throw ValidationError("--nodes must be 1…\(MachineConfig.maxNodes)") }
         guard procs >= 1, procs <= 256 else { throw ValidationError("--procs must be 1…256") }
         guard regionPages >= 8, regionPages <= 1 << 20 else { throw ValidationError("--region-pages must be 8…1048576") }
-        let perNode = total / nodes
-        guard perNode >= 4 << 20, perNode % (4 << 20) == 0 else {
-            throw ValidationError("--mem must give each node a multiple of 4 MiB (got \(perNode) bytes per node)")
+        // MachineConfig decides, by the rule the scenario parser and the model use.
+        if let problem = MachineConfig.problemSplitting(totalBytes: total, nodes: nodes) {
+            throw ValidationError("--mem \(mem) over --nodes \(nodes): \(problem)")
         }
+        let perNode = total / nodes
         var o = WorkloadOptions()
         o.nodes = nodes
         o.nodeMemBytes = perNode

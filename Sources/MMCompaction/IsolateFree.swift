@@ -1,0 +1,124 @@
+// The free scanner and the migration target callbacks (Linux: isolate_freepages,
+// isolate_freepages_block, suitable_migration_target, compaction_alloc,
+// compaction_free, release_freepages in mm/compaction.c). It walks the zone down from
+// its end a pageblock at a time, taking whole free buddy blocks out of the allocator
+// and splitting them into order-0 targets, only from pageblocks it may use.
+//
+// Omitted: fast_isolate_freepages (the free-list search near the migrate scanner); the
+// scanner always walks linearly down from its cached position.
+
+import MMPhysical
+import MMSync
+
+extension Compaction {
+    // Linux: suitable_migration_target(). Never a block that is wholly free already
+    // (its first page heads a free block of pageblock order or more: moving pages
+    // into it gains nothing); otherwise only movable pageblocks, unless told not to care.
+    static func suitableMigrationTarget(_ cc: CompactControl, _ pfn: PFN) -> Bool {
+        let pages = cc.machine.phys.pages
+        if pages.test(pfn, PageFlag.buddy), pages.buddyOrder(pfn) >= pageblockOrder { return false }
+        if cc.ignoreBlockSuitable { return true }
+        return cc.zone.pageblockType(of: pfn) == .movable
+    }
+
+    // Linux: update_pageblock_skip() for the free scanner.
+    static func updatePageblockSkipFree(_ cc: CompactControl, _ blockStart: PFN, next: Int) {
+        cc.zone.setPageblockSkip(blockStart, true)
+        cc.zone.withCompactState { s in
+            if next >= Int(cc.zone.startPFN), PFN(next) < s.cachedFreePFN { s.cachedFreePFN = PFN(next) }
+        }
+    }
+
+    // Linux: isolate_freepages(). Stops once there are as many targets as pages to
+    // migrate, or at the migrate scanner's pageblock.
+    static func isolateFreepages(_ cc: CompactControl) {
+        let zone = cc.zone
+        let block = pageblockPages
+        var blockStart = Int(cc.freePFN)
+        let low = Int(pageblockEnd(cc.migratePFN))
+        var isolateStart = blockStart
+        var blockEnd = min(blockStart + block, Int(zone.endPFN))
+        // Bounded: one step per pageblock down to the migrate scanner.
+        while blockStart >= low {
+            if suitableMigrationTarget(cc, PFN(blockStart)), isolationSuitable(cc, PFN(blockStart)) {
+                var start = PFN(isolateStart)
+                isolateFreepagesBlock(cc, &start, end: PFN(blockEnd))
+                isolateStart = Int(start)
+                if isolateStart == blockEnd { updatePageblockSkipFree(cc, PFN(blockStart), next: blockStart - block) }
+                if cc.freepages.count >= cc.migratepages.count {
+                    // Enough: resume below this block if it was used up, else inside it.
+                    if isolateStart >= blockEnd { isolateStart = blockStart - block }
+                    break
+                } else if isolateStart < blockEnd {
+                    break   // stopped early: contention or the watermark
+                }
+            }
+            blockEnd = blockStart
+            blockStart -= block
+            isolateStart = blockStart
+        }
+        // Never negative: `low` is at least one pageblock above the zone start.
+        assert(isolateStart >= 0, "free scanner below pfn 0 in zone \(zone.node)/\(zone.name)")
+        cc.freePFN = PFN(max(isolateStart, 0))
+    }
+
+    // Linux: isolate_freepages_block(). Takes the zone lock at the first free page it
+    // meets (async: trylock, else `contended`) and isolates whole buddy blocks.
+    static func isolateFreepagesBlock(_ cc: CompactControl, _ start: inout PFN, end: PFN) {
+        let zone = cc.zone, pages = cc.machine.phys.pages
+        var pfn = start
+        var scanned = 0, isolated = 0
+        var locked = false
+        while pfn < end {
+            scanned += 1
+            guard pages.test(pfn, PageFlag.buddy) else { pfn += 1; continue }
+            if !locked {
+                if cc.mode == .async {
+                    guard zone.lock.tryLock() else { cc.contended = true; break }
+                } else {
+                    zone.lock.lock()
+                }
+                locked = true
+            }
+            // Linux: __isolate_free_page — fails if the zone would drop below min.
+            guard let order = zone.isolateFreeBlockLocked(pfn) else {
+                if pages.test(pfn, PageFlag.buddy) { break }   // the watermark: stop here
+                pfn += 1
+                continue
+            }
+            // Linux: split_map_pages — order-0 targets, one reference each.
+            for i in 0..<(1 << order) {
+                let p = pfn + PFN(i)
+                pages.getRefFromZeroForSplit(p)
+                cc.freepages.append(p)
+            }
+            pfn += PFN(1 << order)
+            isolated += 1 << order
+            if cc.migratepages.count <= cc.freepages.count { break }
+        }
+        if locked { zone.lock.unlock() }
+        start = min(pfn, end)
+        cc.totalFreeScanned += scanned
+        cc.pagesIsolated += isolated
+        cc.machine.vmstat.add(.compactIsolated, Int64(isolated))
+    }
+
+    // Linux: compaction_alloc() — the migration target callback.
+    static func compactionAlloc(_ cc: CompactControl) -> PFN? {
+        if cc.freepages.isEmpty { isolateFreepages(cc) }
+        return cc.freepages.popLast()
+    }
+
+    // Linux: compaction_free() — an unused target goes back to our list, not the buddy.
+    static func compactionFree(_ cc: CompactControl, _ pfn: PFN) {
+        cc.freepages.append(pfn)
+    }
+
+    // Linux: release_freepages(): unused targets back to the buddy; returns the highest.
+    static func releaseFreepages(_ cc: CompactControl) -> PFN? {
+        let high = cc.freepages.max()
+        for p in cc.freepages { cc.machine.phys.putPage(p) }
+        cc.freepages.removeAll()
+        return high
+    }
+}

@@ -1,0 +1,111 @@
+// The migrate scanner (Linux: isolate_migratepages, isolate_migratepages_block,
+// suitable_migration_source in mm/compaction.c). It walks the zone up from its start a
+// pageblock at a time and isolates in-use movable pages — LRU pages not pinned —
+// at most COMPACT_CLUSTER_MAX at a time. Never a free page, never an unmovable one.
+//
+// Omitted: fast_find_migrateblock (the free-list search for a starting block) and the
+// too_many_isolated throttle; the scanner always walks linearly from its cached position.
+
+import MMPhysical
+import MMSync
+
+/// Linux: isolate_migrate_t.
+enum IsolateMigrateResult {
+    case abort, none, success
+}
+
+extension Compaction {
+    // Linux: isolation_suitable().
+    static func isolationSuitable(_ cc: CompactControl, _ pfn: PFN) -> Bool {
+        cc.ignoreSkipHint || !cc.zone.isPageblockSkip(pfn)
+    }
+
+    // Linux: suitable_migration_source(). Only async direct compaction is picky: it
+    // takes pages only from pageblocks of the requester's kind (movable for movable).
+    static func suitableMigrationSource(_ cc: CompactControl, _ pfn: PFN) -> Bool {
+        guard cc.mode == .async, cc.directCompaction else { return true }
+        return cc.zone.pageblockType(of: pfn) == cc.migratetype
+    }
+
+    // Linux: update_cached_migrate().
+    static func updateCachedMigrate(_ cc: CompactControl, _ pfn: PFN) {
+        let end = pageblockEnd(pfn - 1)
+        let async = cc.mode == .async
+        cc.zone.withCompactState { s in
+            if end > s.cachedMigratePFN[0] { s.cachedMigratePFN[0] = end }
+            if !async && end > s.cachedMigratePFN[1] { s.cachedMigratePFN[1] = end }
+        }
+    }
+
+    // Linux: isolate_migratepages().
+    static func isolateMigratepages(_ cc: CompactControl) -> IsolateMigrateResult {
+        let zone = cc.zone
+        var low = cc.migratePFN
+        var blockEnd = pageblockEnd(low)
+        // Bounded: one step per pageblock up to the free scanner.
+        while blockEnd <= cc.freePFN {
+            let blockStart = max(pageblockStart(low), zone.startPFN)
+            let skip = (pageblockAligned(low) || low == zone.startPFN) && !isolationSuitable(cc, blockStart)
+            if !skip {
+                if suitableMigrationSource(cc, blockStart) {
+                    // The block helper leaves migratePFN where it stopped.
+                    isolateMigratepagesBlock(cc, from: low, to: blockEnd)
+                    return cc.migratepages.isEmpty ? .none : .success
+                }
+                updateCachedMigrate(cc, blockEnd)
+            }
+            cc.migratePFN = blockEnd
+            low = blockEnd
+            blockEnd += PFN(pageblockPages)
+        }
+        return cc.migratepages.isEmpty ? .none : .success
+    }
+
+    // Linux: isolate_migratepages_block(). Scans [low, end) of one pageblock; stops
+    // after COMPACT_CLUSTER_MAX isolations unless finishing the block. Async gives up
+    // the rest of the block when the LRU lock is held elsewhere (`contended`).
+    static func isolateMigratepagesBlock(_ cc: CompactControl, from low: PFN, to end: PFN) {
+        let phys = cc.machine.phys, pages = phys.pages
+        let trylock = cc.mode == .async
+        var pfn = low
+        var scanned = 0, isolated = 0
+        while pfn < end {
+            let f = pages.flags(pfn)
+            scanned += 1
+            if f & PageFlag.buddy != 0 {
+                // A free block: skip it whole (its order read racily, as buddy_order_unsafe).
+                let o = pages.buddyOrder(pfn)
+                pfn = min(end, pfn + PFN(1 << min(max(o, 0), maxOrder)))
+                continue
+            }
+            // Only pages on the LRU move; kernel pages (unmovable, or not on the LRU)
+            // and holes never do.
+            guard f & PageFlag.lru != 0, f & (PageFlag.unmovable | PageFlag.reserved) == 0 else { pfn += 1; continue }
+            // Racy pre-check (Linux does the same): a page with references beyond its
+            // mappings is pinned; migration would only fail with -EAGAIN.
+            if pages.refcount(pfn) > pages.mapcount(pfn) { pfn += 1; continue }
+            switch phys.lruOf(pfn).isolate(pfn, trylock: trylock) {
+            case .isolated:
+                cc.migratepages.append(pfn)
+                isolated += 1
+            case .notIsolated:
+                break
+            case .contended:
+                cc.contended = true
+                pfn = end
+                continue
+            }
+            pfn += 1
+            if cc.migratepages.count >= CompactControl.clusterMax && !cc.finishPageblock { break }
+        }
+        // A whole block that gave nothing is skipped next time.
+        if pfn >= end, isolated == 0 || cc.finishPageblock, !cc.contended {
+            cc.zone.setPageblockSkip(pageblockStart(end - 1), true)
+            updateCachedMigrate(cc, end)
+        }
+        cc.migratePFN = min(pfn, end)
+        cc.totalMigrateScanned += scanned
+        cc.pagesIsolated += isolated
+        cc.machine.vmstat.add(.compactIsolated, Int64(isolated))
+    }
+}
