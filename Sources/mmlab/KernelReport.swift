@@ -2,8 +2,12 @@
 // snapshot (mmlab's own full compaction of a replayed machine) and mmlab's speed on a
 // machine the size of the fragmented region, beside the kernel's figures.
 
+import CMMSupport
+import MMCompaction
+import MMPhysical
 import MMScenario
 import MMSnapshot
+import MMSpace
 
 /// mmlab's prediction of a full compaction (compact_memory) of a snapshot.
 struct Prediction {
@@ -22,8 +26,10 @@ struct Prediction {
     var migrateScanned: Int
     var freeScanned: Int
     var zones: [Zone]
-    /// Read + build + compact + report, in seconds.
+    /// Build + compact + count, in seconds.
     var seconds: Double
+    var buildSeconds: Double
+    var compactSeconds: Double
 }
 
 /// mmlab's own content=full compaction of a machine the size of the fragmented region.
@@ -34,18 +40,62 @@ struct ModelSpeed {
 }
 
 /// Why the model side is missing from a report (nil when it ran).
-let modelUnavailableReason: String? = "the compaction engine (module MMCompaction) is not merged on this branch"
+nonisolated(unsafe) var modelUnavailableReason: String?
 
-/// Replays `snapshot` in mmlab and runs full compaction on it. Returns nil while the
-/// compaction engine is not available (`modelUnavailableReason`): no figure is invented.
-func predict(snapshot: KernelSnapshot) -> Prediction? {
-    nil
+/// Replays `snapshot` in mmlab (SnapshotReplay.swift) and runs full compaction on it
+/// (compact_memory: every zone, order -1, sync). Nil, with the reason in
+/// `modelUnavailableReason`, when the snapshot does not fit the model.
+func predict(snapshot s: KernelSnapshot) -> Prediction? {
+    if let p = SnapshotReplay.problem(s) { modelUnavailableReason = "replay: " + p; return nil }
+    let t0 = mm_now_ns()
+    let r: ReplayedMachine
+    do { r = try SnapshotReplay.build(s) } catch { modelUnavailableReason = "replay: \(error)"; return nil }
+    let t1 = mm_now_ns()
+    let results = Compaction.compactMemory(machine: r.machine)
+    let t2 = mm_now_ns()
+    let placeholders = Set(r.zeroFree)
+    var zones: [Prediction.Zone] = []
+    for res in results {
+        guard let z = r.machine.phys.zones.first(where: { $0.node == res.node && $0.name == res.zone }) else { continue }
+        // The snapshot's zones this model zone covers (DMA folds into DMA32).
+        let covered = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) }
+        let before = covered.reduce(0) { $0 + s.whollyFreePageblocks(zone: $1, countZeroFree: true) }
+        let after = covered.reduce(0) { acc, sz in
+            acc + SnapshotReplay.whollyFreePageblocks(r.machine, from: sz.startPFN, to: sz.initialisedEnd, placeholders: placeholders)
+        }
+        zones.append(.init(node: res.node, zone: res.zone, migratePFN: Int(res.migratePFN), freePFN: Int(res.freePFN),
+                           status: "\(res.status)", pageblocksFreeBefore: before, pageblocksFreeAfter: after,
+                           buddyinfoAfter: z.freeBlockCounts()))
+    }
+    let t3 = mm_now_ns()
+    return Prediction(pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, pagesFailed: results.reduce(0) { $0 + $1.pagesFailed },
+                      migrateScanned: results.reduce(0) { $0 + $1.migrateScanned }, freeScanned: results.reduce(0) { $0 + $1.freeScanned },
+                      zones: zones, seconds: Double(t3 - t0) / 1e9, buildSeconds: Double(t1 - t0) / 1e9,
+                      compactSeconds: Double(t2 - t1) / 1e9)
 }
 
-/// Times mmlab's full compaction (content=full) of a machine of `bytes`, fragmented as the
-/// fragmenter does (every other page freed). Nil while the engine is not available.
+/// Times mmlab's full compaction (content=full) of a one-node machine of `bytes`,
+/// fragmented as the fragmenter does: every page written, every other page freed
+/// (madvise(MADV_DONTNEED)). Nil, with the reason, when the machine cannot be built.
 func modelCompactSameSize(bytes: Int) -> ModelSpeed? {
-    nil
+    let cfg = MachineConfig(nodes: 1, nodeMemBytes: bytes, content: .full, populate: true)
+    if let p = PhysicalMemory.bootProblem(cfg) { modelUnavailableReason = "model machine: " + p; return nil }
+    let m = Machine(cfg)
+    let base: UInt64 = 0x1000_0000
+    do {
+        let p = try m.createProcess("frag", node: 0)
+        let n = m.phys.freePages(node: 0)
+        try m.mmap(p.mm, base, UInt64(n) << 12)
+        try m.touch(p.mm, base, UInt64(n) << 12)
+        for i in stride(from: 1, to: n, by: 2) { try m.madviseDontneed(p.mm, base + UInt64(i) << 12, 4096) }
+    } catch {
+        modelUnavailableReason = "fragmenting the model machine: \(error)"
+        return nil
+    }
+    let t0 = mm_now_ns()
+    let results = Compaction.compactMemory(machine: m)
+    let seconds = Double(mm_now_ns() - t0) / 1e9
+    return ModelSpeed(pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, seconds: seconds)
 }
 
 func kernelCompactJSON(_ r: KernelCompactRun, prediction: Prediction?, model: ModelSpeed?) -> JSONValue {
@@ -84,6 +134,7 @@ func kernelCompactJSON(_ r: KernelCompactRun, prediction: Prediction?, model: Mo
         top.append(("model", .object([
             ("pages_migrated", .int(p.pagesMigrated)), ("pages_failed", .int(p.pagesFailed)),
             ("migrate_scanned", .int(p.migrateScanned)), ("free_scanned", .int(p.freeScanned)), ("seconds", .double(p.seconds)),
+            ("build_seconds", .double(p.buildSeconds)), ("compact_seconds", .double(p.compactSeconds)),
             ("zones", .array(p.zones.map { z in .object([
                 ("node", .int(z.node)), ("zone", .string(z.zone)), ("migrate_pfn", .int(z.migratePFN)), ("free_pfn", .int(z.freePFN)),
                 ("status", .string(z.status)), ("pageblocks", .object([("before", .int(z.pageblocksFreeBefore)), ("after", .int(z.pageblocksFreeAfter))])),

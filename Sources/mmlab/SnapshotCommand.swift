@@ -14,6 +14,7 @@ struct Snapshot: ParsableCommand {
 
     @Argument(help: "Snapshot directory (created if missing).") var dir: String
     @Flag(help: "Read an existing snapshot and summarise it instead of capturing (no root needed).") var read = false
+    @Flag(help: "Also replay the snapshot in mmlab and print the predicted full compaction (compact_memory).") var replay = false
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
@@ -24,7 +25,12 @@ struct Snapshot: ParsableCommand {
         }
         let snap: KernelSnapshot
         do { snap = try KernelSnapshot.load(directory: dir) } catch let e as SnapshotError { failBadInput(e.description) }
-        FileHandleOut.out(json ? snapshotJSON(snap).text : snapshotText(snap, dir: dir))
+        guard replay else {
+            FileHandleOut.out(json ? snapshotJSON(snap).text : snapshotText(snap, dir: dir))
+            return
+        }
+        guard let p = predict(snapshot: snap) else { failBadInput(modelUnavailableReason ?? "replay failed") }
+        FileHandleOut.out(json ? predictionJSON(p, snap).text : snapshotText(snap, dir: dir) + predictionText(p))
     }
 }
 
@@ -96,4 +102,31 @@ func hex(_ v: Int) -> String { "0x" + String(v, radix: 16) }
 
 extension String {
     func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
+
+/// The predicted compaction of a replayed snapshot, beside the snapshot's own buddyinfo.
+func predictionText(_ p: Prediction) -> String {
+    var out = "mmlab replay, full compaction (compact_memory): \(p.pagesMigrated) pages migrated, \(p.pagesFailed) failed, "
+    out += "scanned \(p.migrateScanned) (migrate) / \(p.freeScanned) (free); build \(fmt(p.buildSeconds)) s, compact \(fmt(p.compactSeconds)) s, all \(fmt(p.seconds)) s\n"
+    for z in p.zones {
+        out += "  zone \(z.node)/\(z.zone): scanners met at migrate \(hex(z.migratePFN)) free \(hex(z.freePFN)), status \(z.status); "
+        out += "wholly free pageblocks \(z.pageblocksFreeBefore) → \(z.pageblocksFreeAfter)\n"
+        out += "    buddyinfo after: " + z.buddyinfoAfter.map { String($0).leftPadded(7) }.joined() + "\n"
+    }
+    return out
+}
+
+func predictionJSON(_ p: Prediction, _ s: KernelSnapshot) -> JSONValue {
+    .object([
+        ("pages_migrated", .int(p.pagesMigrated)), ("pages_failed", .int(p.pagesFailed)),
+        ("migrate_scanned", .int(p.migrateScanned)), ("free_scanned", .int(p.freeScanned)),
+        ("seconds", .double(p.seconds)), ("build_seconds", .double(p.buildSeconds)), ("compact_seconds", .double(p.compactSeconds)),
+        ("zones", .array(p.zones.map { z in .object([
+            ("node", .int(z.node)), ("zone", .string(z.zone)), ("migrate_pfn", .int(z.migratePFN)), ("free_pfn", .int(z.freePFN)),
+            ("status", .string(z.status)),
+            ("pageblocks", .object([("before", .int(z.pageblocksFreeBefore)), ("after", .int(z.pageblocksFreeAfter))])),
+            ("buddyinfo_after", .array(z.buddyinfoAfter.map { .int($0) })),
+        ]) })),
+        ("snapshot", snapshotJSON(s)),
+    ])
 }
