@@ -34,7 +34,12 @@ let package = Package(
         .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
         // Scenario files: parser and runner (DESIGN §3)
         .target(name: "MMScenario", dependencies: ["MMCompaction", "MMHotplug", "MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
+        // gzip through the system zlib (Debian zlib1g-dev), for snapshot files.
+        .target(name: "CMMZlib", linkerSettings: [.linkedLibrary("z")]),
+        // A real machine's physical memory map: /proc readers, PFN classification (docs/SNAPSHOT.md)
+        .target(name: "MMSnapshot", dependencies: ["CMMZlib", "CMMSupport"]),
         .executableTarget(name: "mmlab", dependencies: [
+            "MMSnapshot",
             "MMScenario", "MMHotplug", "MMExplore", "MMCheck", "MMCompaction", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -45,6 +50,7 @@ let package = Package(
         .testTarget(name: "MMCompactionTests", dependencies: ["MMCompaction", "MMScenario", "MMExplore", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMHotplugTests", dependencies: ["MMHotplug", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
+        .testTarget(name: "MMSnapshotTests", dependencies: ["MMSnapshot"], exclude: ["Fixtures"]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck", "MMExplore", "MMSync"]),
     ],
     swiftLanguageModes: [.v6]

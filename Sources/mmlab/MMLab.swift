@@ -23,6 +23,7 @@ struct MMLab: ParsableCommand {
             Offline.self,
 
             // MARK: subcommands — snapshot
+            Snapshot.self, Kernel.self, FragmenterChild.self,
 
             Bench.self,
         ])

@@ -1,0 +1,176 @@
+// `mmlab kernel compact` (root): the real kernel's full compaction measured on this
+// machine, end to end, and set beside mmlab's prediction for the same memory map
+// (docs/SNAPSHOT.md, docs/FIDELITY.md). Every file it reads is kept in --out DIR.
+//
+//   fragmenter child → sync → settle → snapshot BEFORE → vmstat → write 1 to
+//   /proc/sys/vm/compact_memory (timed) → buddyinfo+vmstat (AFTER) → settle →
+//   buddyinfo+vmstat (AFTER5) → snapshot AFTER (second kpageflags) → fragmenter checks
+//   its pages and exits → tracepoints read → figures.
+
+import ArgumentParser
+import CMMSupport
+import MMScenario
+import MMSnapshot
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Kernel: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Experiments on this machine's real kernel (root).",
+                                                    subcommands: [KernelCompact.self])
+}
+
+struct KernelCompact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact",
+        abstract: "Fragment this machine, run the kernel's compact_memory, measure it, and compare with mmlab's prediction.")
+
+    @Option(help: "Memory the fragmenter maps (every other page is freed).") var mem = "2G"
+    @Option(help: "Settle time before the snapshot and after the compaction (e.g. 5s, 500ms).") var settle = "5s"
+    @Option(help: "Directory for every file read (default /tmp/mmlab-kernel-compact-PID).") var out: String?
+    @Flag(help: "JSON output.") var json = false
+
+    func run() throws {
+        let bytes = try parseSize(mem, "--mem")
+        guard bytes >= 16 << 20, bytes % 4096 == 0 else { throw ValidationError("--mem: at least 16M, a multiple of 4 KiB") }
+        let settleS = try parseDuration(settle, "--settle")
+        var missing = SnapshotCapture.missing()
+        if geteuid() == 0 && access("/proc/sys/vm/compact_memory", W_OK) != 0 { missing.append("/proc/sys/vm/compact_memory writable") }
+        guard missing.isEmpty else { failBadInput("kernel compact needs " + missing.joined(separator: "; ")) }
+        let dir = out ?? "/tmp/mmlab-kernel-compact-\(getpid())"
+        let log: (String) -> Void = { [json] s in if !json { FileHandleOut.stderr("kernel compact: " + s) } }
+        let run: KernelCompactRun
+        do { run = try KernelCompactRun.execute(bytes: bytes, settle: settleS, dir: dir, log: log) }
+        catch let e as SnapshotError { failBadInput(e.description) }
+        let prediction = predict(snapshot: run.before)
+        let model = modelCompactSameSize(bytes: bytes)
+        let report = kernelCompactJSON(run, prediction: prediction, model: model)
+        try? writeTextFile("\(dir)/report.json", report.text + "\n")
+        FileHandleOut.out(json ? report.text : kernelCompactText(run, prediction: prediction, model: model))
+        if !run.fragmenterOK { throw ExitCode(1) }
+    }
+}
+
+/// "5s", "500ms", "2.5" (seconds).
+func parseDuration(_ s: String, _ what: String) throws -> Double {
+    var t = Substring(s)
+    var scale = 1.0
+    if t.hasSuffix("ms") { t = t.dropLast(2); scale = 1e-3 } else if t.hasSuffix("s") { t = t.dropLast() }
+    guard let v = Double(t), v >= 0, v <= 600 else { throw ValidationError("\(what): '\(s)' is not a duration from 0 to 600 s (e.g. 5s, 500ms)") }
+    return v * scale
+}
+
+/// Everything one run measured on the kernel.
+struct KernelCompactRun {
+    var dir: String
+    var bytes: Int
+    var heldPages: Int
+    var seconds: Double
+    var vmBefore: [String: Int]
+    var vmAfter: [String: Int]
+    var vmAfterSettle: [String: Int]
+    var buddyAfter: [BuddyInfoLine]
+    var buddyAfterSettle: [BuddyInfoLine]
+    var before: KernelSnapshot
+    var after: KernelSnapshot
+    var trace: [CompactionTraceZone]
+    var fragmenterReport: String
+    var fragmenterOK: Bool
+    var settle: Double
+
+    func delta(_ key: String) -> Int { (vmAfter[key] ?? 0) - (vmBefore[key] ?? 0) }
+
+    static func execute(bytes: Int, settle: Double, dir: String, log: (String) -> Void) throws -> KernelCompactRun {
+        try SnapshotCapture.makeDirectory(dir)
+        log("fragmenter: mapping \(bytes >> 20) MiB, writing every page, freeing every other page")
+        let child = try FragmenterProcess(bytes: bytes)
+        var childDone = false
+        defer { if !childDone { child.kill() } }
+        let ready = child.readLine()
+        guard ready.hasPrefix("ready "), let held = Int(ready.dropFirst(6)) else {
+            throw SnapshotError("fragmenter", "did not start: '\(ready)'")
+        }
+        sync()
+        log("sync; settling \(settle) s")
+        sleepSeconds(settle)
+        let tracer = try CompactionTracer()
+        defer { tracer.close() }
+        log("snapshot BEFORE → \(dir)/before")
+        try SnapshotCapture.capture(to: "\(dir)/before")
+        let vmBeforeText = try readText("/proc/vmstat")
+        let t0 = mm_now_ns()
+        try writeText("/proc/sys/vm/compact_memory", "1")
+        let seconds = Double(mm_now_ns() - t0) / 1e9
+        let buddyAfterText = try readText("/proc/buddyinfo")
+        let vmAfterText = try readText("/proc/vmstat")
+        log("compact_memory took \(fmt(seconds)) s; settling \(settle) s")
+        sleepSeconds(settle)
+        let buddySettleText = try readText("/proc/buddyinfo")
+        let vmSettleText = try readText("/proc/vmstat")
+        log("snapshot AFTER → \(dir)/after")
+        try SnapshotCapture.capture(to: "\(dir)/after")
+        let (report, status) = child.finish()
+        childDone = true
+        let (traceText, trace) = try tracer.read()
+        tracer.close()
+        for (name, text) in [("vmstat_before.txt", vmBeforeText), ("buddyinfo_after.txt", buddyAfterText), ("vmstat_after.txt", vmAfterText),
+                             ("buddyinfo_after_settle.txt", buddySettleText), ("vmstat_after_settle.txt", vmSettleText), ("compaction_trace.txt", traceText)] {
+            try writeTextFile("\(dir)/\(name)", text)
+        }
+        return KernelCompactRun(
+            dir: dir, bytes: bytes, heldPages: held, seconds: seconds,
+            vmBefore: try ProcParsers.keyValues(vmBeforeText, file: "\(dir)/vmstat_before.txt"),
+            vmAfter: try ProcParsers.keyValues(vmAfterText, file: "\(dir)/vmstat_after.txt"),
+            vmAfterSettle: try ProcParsers.keyValues(vmSettleText, file: "\(dir)/vmstat_after_settle.txt"),
+            buddyAfter: try ProcParsers.buddyinfo(buddyAfterText, file: "\(dir)/buddyinfo_after.txt"),
+            buddyAfterSettle: try ProcParsers.buddyinfo(buddySettleText, file: "\(dir)/buddyinfo_after_settle.txt"),
+            before: try KernelSnapshot.load(directory: "\(dir)/before"),
+            after: try KernelSnapshot.load(directory: "\(dir)/after"),
+            trace: trace, fragmenterReport: report,
+            fragmenterOK: report.hasPrefix("ok ") && status == 0, settle: settle)
+    }
+}
+
+func writeTextFile(_ path: String, _ text: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw SnapshotError(path, "cannot create: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    _ = text.withCString { write(fd, $0, strlen($0)) }
+}
+
+/// Wholly free pageblocks a buddyinfo line shows: every free block of pageblock order or more.
+func whollyFreeFromBuddyinfo(_ free: [Int], pageblockOrder: Int) -> Int {
+    free.enumerated().reduce(0) { $0 + ($1.offset >= pageblockOrder ? $1.element << ($1.offset - pageblockOrder) : 0) }
+}
+
+/// The kernel's figures for one zone.
+struct KernelZoneFigures {
+    var node: Int
+    var zone: String
+    var trace: CompactionTraceZone?
+    /// Wholly free pageblocks: from buddyinfo (before, right after, after the settle) and
+    /// from kpageflags (before and after; buddy alone, or counting flags-0 pages as free).
+    var buddyBefore = 0, buddyAfter = 0, buddyAfterSettle = 0
+    var flagsBefore = 0, flagsAfter = 0, flagsBuddyBefore = 0, flagsBuddyAfter = 0
+}
+
+extension KernelCompactRun {
+    var zoneFigures: [KernelZoneFigures] {
+        before.zones.map { z in
+            var f = KernelZoneFigures(node: z.node, zone: z.name)
+            let o = before.pageblockOrder
+            f.trace = trace.last { $0.zoneStart == z.startPFN }
+            f.buddyBefore = whollyFreeFromBuddyinfo(before.kernelBuddyinfo(zone: z) ?? [], pageblockOrder: o)
+            let line = { (l: [BuddyInfoLine]) in l.first { $0.node == z.node && $0.zone == z.name }?.free ?? [] }
+            f.buddyAfter = whollyFreeFromBuddyinfo(line(buddyAfter), pageblockOrder: o)
+            f.buddyAfterSettle = whollyFreeFromBuddyinfo(line(buddyAfterSettle), pageblockOrder: o)
+            f.flagsBefore = before.whollyFreePageblocks(zone: z, countZeroFree: true)
+            f.flagsBuddyBefore = before.whollyFreePageblocks(zone: z, countZeroFree: false)
+            if let za = after.zones.first(where: { $0.node == z.node && $0.name == z.name }) {
+                f.flagsAfter = after.whollyFreePageblocks(zone: za, countZeroFree: true)
+                f.flagsBuddyAfter = after.whollyFreePageblocks(zone: za, countZeroFree: false)
+            }
+            return f
+        }
+    }
+}

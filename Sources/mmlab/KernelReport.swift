@@ -1,0 +1,197 @@
+// `mmlab kernel compact`'s model side and its report: the prediction for the BEFORE
+// snapshot (mmlab's own full compaction of a replayed machine) and mmlab's speed on a
+// machine the size of the fragmented region, beside the kernel's figures.
+
+import CMMSupport
+import MMCompaction
+import MMPhysical
+import MMScenario
+import MMSnapshot
+import MMSpace
+
+/// mmlab's prediction of a full compaction (compact_memory) of a snapshot.
+struct Prediction {
+    struct Zone {
+        var node: Int
+        var zone: String
+        var migratePFN: Int
+        var freePFN: Int
+        var status: String
+        var pageblocksFreeBefore: Int
+        var pageblocksFreeAfter: Int
+        var buddyinfoAfter: [Int]
+    }
+    var pagesMigrated: Int
+    var pagesFailed: Int
+    var migrateScanned: Int
+    var freeScanned: Int
+    var zones: [Zone]
+    /// Build + compact + count, in seconds.
+    var seconds: Double
+    var buildSeconds: Double
+    var compactSeconds: Double
+}
+
+/// mmlab's own content=full compaction of a machine the size of the fragmented region.
+struct ModelSpeed {
+    var pagesMigrated: Int
+    var seconds: Double
+    var pagesPerSecond: Double { seconds > 0 ? Double(pagesMigrated) / seconds : 0 }
+}
+
+/// Why the model side is missing from a report (nil when it ran).
+nonisolated(unsafe) var modelUnavailableReason: String?
+
+/// Replays `snapshot` in mmlab (SnapshotReplay.swift) and runs full compaction on it
+/// (compact_memory: every zone, order -1, sync). Nil, with the reason in
+/// `modelUnavailableReason`, when the snapshot does not fit the model.
+func predict(snapshot s: KernelSnapshot) -> Prediction? {
+    if let p = SnapshotReplay.problem(s) { modelUnavailableReason = "replay: " + p; return nil }
+    let t0 = mm_now_ns()
+    let r: ReplayedMachine
+    do { r = try SnapshotReplay.build(s) } catch { modelUnavailableReason = "replay: \(error)"; return nil }
+    let t1 = mm_now_ns()
+    let results = Compaction.compactMemory(machine: r.machine)
+    let t2 = mm_now_ns()
+    let placeholders = Set(r.zeroFree)
+    var zones: [Prediction.Zone] = []
+    for res in results {
+        guard let z = r.machine.phys.zones.first(where: { $0.node == res.node && $0.name == res.zone }) else { continue }
+        // The snapshot's zones this model zone covers (DMA folds into DMA32).
+        let covered = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) }
+        let before = covered.reduce(0) { $0 + s.whollyFreePageblocks(zone: $1, countZeroFree: true) }
+        let after = covered.reduce(0) { acc, sz in
+            acc + SnapshotReplay.whollyFreePageblocks(r.machine, from: sz.startPFN, to: sz.initialisedEnd, placeholders: placeholders)
+        }
+        zones.append(.init(node: res.node, zone: res.zone, migratePFN: Int(res.migratePFN), freePFN: Int(res.freePFN),
+                           status: "\(res.status)", pageblocksFreeBefore: before, pageblocksFreeAfter: after,
+                           buddyinfoAfter: z.freeBlockCounts()))
+    }
+    let t3 = mm_now_ns()
+    return Prediction(pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, pagesFailed: results.reduce(0) { $0 + $1.pagesFailed },
+                      migrateScanned: results.reduce(0) { $0 + $1.migrateScanned }, freeScanned: results.reduce(0) { $0 + $1.freeScanned },
+                      zones: zones, seconds: Double(t3 - t0) / 1e9, buildSeconds: Double(t1 - t0) / 1e9,
+                      compactSeconds: Double(t2 - t1) / 1e9)
+}
+
+/// Times mmlab's full compaction (content=full) of a one-node machine of `bytes`,
+/// fragmented as the fragmenter does: every page written, every other page freed
+/// (madvise(MADV_DONTNEED)). Nil, with the reason, when the machine cannot be built.
+func modelCompactSameSize(bytes: Int) -> ModelSpeed? {
+    let cfg = MachineConfig(nodes: 1, nodeMemBytes: bytes, content: .full, populate: true)
+    if let p = PhysicalMemory.bootProblem(cfg) { modelUnavailableReason = "model machine: " + p; return nil }
+    let m = Machine(cfg)
+    let base: UInt64 = 0x1000_0000
+    do {
+        let p = try m.createProcess("frag", node: 0)
+        let n = m.phys.freePages(node: 0)
+        try m.mmap(p.mm, base, UInt64(n) << 12)
+        try m.touch(p.mm, base, UInt64(n) << 12)
+        for i in stride(from: 1, to: n, by: 2) { try m.madviseDontneed(p.mm, base + UInt64(i) << 12, 4096) }
+    } catch {
+        modelUnavailableReason = "fragmenting the model machine: \(error)"
+        return nil
+    }
+    let t0 = mm_now_ns()
+    let results = Compaction.compactMemory(machine: m)
+    let seconds = Double(mm_now_ns() - t0) / 1e9
+    return ModelSpeed(pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, seconds: seconds)
+}
+
+func kernelCompactJSON(_ r: KernelCompactRun, prediction: Prediction?, model: ModelSpeed?) -> JSONValue {
+    let migrated = r.delta("pgmigrate_success")
+    let zones: [JSONValue] = r.zoneFigures.map { f in
+        var m: [(String, JSONValue)] = [("node", .int(f.node)), ("zone", .string(f.zone))]
+        if let t = f.trace {
+            m += [("zone_start", .int(t.zoneStart)), ("zone_end", .int(t.zoneEnd)),
+                  ("migrate_pfn", t.endMigratePFN.map { .int($0) } ?? .null), ("free_pfn", t.endFreePFN.map { .int($0) } ?? .null),
+                  ("status", t.status.map { .string($0) } ?? .null)]
+        }
+        m.append(("pageblocks", .object([
+            ("before", .object([("buddyinfo", .int(f.buddyBefore)), ("free", .int(f.flagsBefore)), ("free_buddy", .int(f.flagsBuddyBefore))])),
+            ("after", .object([("buddyinfo", .int(f.buddyAfter))])),
+            ("after_settle", .object([("buddyinfo", .int(f.buddyAfterSettle)), ("free", .int(f.flagsAfter)), ("free_buddy", .int(f.flagsBuddyAfter))])),
+            ("gained", .object([("buddyinfo_immediately", .int(f.buddyAfter - f.buddyBefore)),
+                                ("buddyinfo_after_settle", .int(f.buddyAfterSettle - f.buddyBefore)),
+                                ("flags", .int(f.flagsAfter - f.flagsBefore)),
+                                ("flags_buddy", .int(f.flagsBuddyAfter - f.flagsBuddyBefore))])),
+        ])))
+        return .object(m)
+    }
+    let kernel: JSONValue = .object([
+        ("release", .string(r.before.meta?.kernelRelease ?? "")),
+        ("mem_bytes", .int(r.bytes)), ("held_pages", .int(r.heldPages)), ("settle_s", .double(r.settle)),
+        ("seconds", .double(r.seconds)),
+        ("pages_migrated", .int(migrated)), ("pages_failed", .int(r.delta("pgmigrate_fail"))),
+        ("migrate_scanned", .int(r.delta("compact_migrate_scanned"))), ("free_scanned", .int(r.delta("compact_free_scanned"))),
+        ("isolated", .int(r.delta("compact_isolated"))),
+        ("pages_per_second", .double(r.seconds > 0 ? Double(migrated) / r.seconds : 0)),
+        ("zones", .array(zones)),
+        ("fragmenter_check", .string(r.fragmenterReport)),
+    ])
+    var top: [(String, JSONValue)] = [("out", .string(r.dir)), ("kernel", kernel)]
+    if let p = prediction {
+        top.append(("model", .object([
+            ("pages_migrated", .int(p.pagesMigrated)), ("pages_failed", .int(p.pagesFailed)),
+            ("migrate_scanned", .int(p.migrateScanned)), ("free_scanned", .int(p.freeScanned)), ("seconds", .double(p.seconds)),
+            ("build_seconds", .double(p.buildSeconds)), ("compact_seconds", .double(p.compactSeconds)),
+            ("zones", .array(p.zones.map { z in .object([
+                ("node", .int(z.node)), ("zone", .string(z.zone)), ("migrate_pfn", .int(z.migratePFN)), ("free_pfn", .int(z.freePFN)),
+                ("status", .string(z.status)), ("pageblocks", .object([("before", .int(z.pageblocksFreeBefore)), ("after", .int(z.pageblocksFreeAfter))])),
+                ("buddyinfo_after", .array(z.buddyinfoAfter.map { .int($0) })),
+            ]) })),
+        ])))
+    } else {
+        top.append(("model", .null))
+    }
+    if let m = model {
+        top.append(("model_speed", .object([("pages_migrated", .int(m.pagesMigrated)), ("seconds", .double(m.seconds)),
+                                            ("pages_per_second", .double(m.pagesPerSecond)),
+                                            ("ratio_to_kernel", .double(migrated > 0 && r.seconds > 0 ? m.pagesPerSecond / (Double(migrated) / r.seconds) : 0))])))
+    } else {
+        top.append(("model_speed", .null))
+    }
+    if prediction == nil || model == nil, let why = modelUnavailableReason { top.append(("model_unavailable", .string(why))) }
+    top.append(("snapshot", snapshotJSON(r.before)))
+    return .object(top)
+}
+
+func kernelCompactText(_ r: KernelCompactRun, prediction: Prediction?, model: ModelSpeed?) -> String {
+    let migrated = r.delta("pgmigrate_success")
+    var out = "kernel compact: \(r.bytes >> 20) MiB fragmented (\(r.heldPages) pages held), kernel \(r.before.meta?.kernelRelease ?? "?"); files in \(r.dir)\n"
+    out += "                               kernel" + (prediction != nil ? "        mmlab   ratio" : "") + "\n"
+    func row(_ name: String, _ k: Int, _ m: Int?) {
+        var l = "  " + name.padding(to: 26) + String(k).leftPadded(11)
+        if let m { l += String(m).leftPadded(13) + (k > 0 ? "  " + fmt(Double(m) / Double(k)) : "") }
+        out += l + "\n"
+    }
+    row("pages migrated", migrated, prediction?.pagesMigrated)
+    row("pages failed", r.delta("pgmigrate_fail"), prediction?.pagesFailed)
+    row("migrate scanned", r.delta("compact_migrate_scanned"), prediction?.migrateScanned)
+    row("free scanned", r.delta("compact_free_scanned"), prediction?.freeScanned)
+    out += "  seconds (compact_memory)   " + fmt(r.seconds).leftPadded(10) + "\n"
+    out += "  pages/s                    " + String(Int(r.seconds > 0 ? Double(migrated) / r.seconds : 0)).leftPadded(10) + "\n"
+    for f in r.zoneFigures {
+        out += "zone \(f.node)/\(f.zone):"
+        if let t = f.trace {
+            out += " traced zone \(hex(t.zoneStart))–\(hex(t.zoneEnd)), scanners met at migrate \(t.endMigratePFN.map(hex) ?? "?") free \(t.endFreePFN.map(hex) ?? "?"), status \(t.status ?? "?")"
+            if let p = prediction?.zones.first(where: { $0.node == f.node && $0.zone == f.zone }) { out += "; mmlab \(hex(p.migratePFN))" }
+        } else {
+            out += " (no compaction tracepoint for this zone)"
+        }
+        func line(_ name: String, _ cols: [String]) { out += "    " + name.padding(to: 28) + cols.map { $0.leftPadded(9) }.joined() + "\n" }
+        out += "\n"
+        line("wholly free pageblocks", ["before", "after", "+\(fmt(r.settle)) s", "gained"])
+        line("buddyinfo", [f.buddyBefore, f.buddyAfter, f.buddyAfterSettle, f.buddyAfterSettle - f.buddyBefore].map(String.init))
+        line("kpageflags, flags-0 free", [String(f.flagsBefore), "–", String(f.flagsAfter), String(f.flagsAfter - f.flagsBefore)])
+        line("kpageflags, buddy alone", [String(f.flagsBuddyBefore), "–", String(f.flagsBuddyAfter), String(f.flagsBuddyAfter - f.flagsBuddyBefore)])
+    }
+    out += "fragmenter: \(r.fragmenterReport)\n"
+    if let m = model {
+        out += "mmlab content=full compaction of \(r.bytes >> 20) MiB fragmented alike: \(m.pagesMigrated) pages in \(fmt(m.seconds)) s = \(Int(m.pagesPerSecond)) pages/s"
+        if migrated > 0 && r.seconds > 0 { out += " (\(fmt(m.pagesPerSecond / (Double(migrated) / r.seconds)))× the kernel)" }
+        out += "\n"
+    }
+    if prediction == nil || model == nil, let why = modelUnavailableReason { out += "model side: not run — \(why)\n" }
+    return out
+}
