@@ -100,7 +100,10 @@ public enum Sched {
     /// A marked yield point: the place of a race window in the model.
     @inline(__always)
     public static func point(_ what: @autoclosure () -> String) {
-        if let s = current { s.schedulePoint(what) }
+        if let s = current {
+            PlainLock.assertNoneHeld(what())
+            s.schedulePoint(what)
+        }
     }
 
     /// A trace note (no scheduling decision). Free in normal runs.
