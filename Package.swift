@@ -24,11 +24,11 @@ let package = Package(
         .target(name: "MMSpace", dependencies: ["MMPhysical", "MMSync", "CMMSupport"]),
         // Linux: mm/migrate.c, mm/mempolicy.c
         .target(name: "MMMigrate", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
-        // Invariant checker (DESIGN §1.8)
+        // Invariant checker (docs/ARCHITECTURE.md, Checking)
         .target(name: "MMCheck", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
-        // Deterministic interleaving explorer (DESIGN §1.9)
+        // Deterministic interleaving explorer (docs/ARCHITECTURE.md, The scheduling interface)
         .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
-        // Scenario files: parser and runner (DESIGN §3)
+        // Scenario files: parser and runner (docs/SCENARIOS.md)
         .target(name: "MMScenario", dependencies: ["MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
         .executableTarget(name: "mmlab", dependencies: [
             "MMScenario", "MMExplore", "MMCheck", "MMMigrate", "MMSpace", "MMPhysical", "MMSync",

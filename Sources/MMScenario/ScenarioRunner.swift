@@ -1,4 +1,4 @@
-// Runs a parsed scenario on a fresh machine (DESIGN §3): statements outside thread
+// Runs a parsed scenario on a fresh machine (docs/SCENARIOS.md): statements outside thread
 // blocks in order on the calling thread, each group of consecutive thread blocks
 // concurrently (real threads in `run`, scheduler-chosen order under `explore`).
 

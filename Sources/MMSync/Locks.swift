@@ -1,5 +1,5 @@
-// The model's locks. Built on pthread primitives (ThreadSanitizer understands them,
-// unlike Synchronization.Mutex: see SWIFT-NOTES.md) and routed through `Sched`, so that
+// The model's locks. Built on pthread primitives (ThreadSanitizer understands them; it
+// does not see Synchronization.Mutex's futex as a lock) and routed through `Sched`, so that
 // under exploration a thread that would block is reported as blocked instead.
 
 import CMMSupport

@@ -1,4 +1,4 @@
-// The one scheduling interface of the model (DESIGN §1.9).
+// The one scheduling interface of the model (docs/ARCHITECTURE.md, The scheduling interface).
 //
 // Every lock, wait, thread start and marked yield point of mmlab goes through `Sched`.
 // In a normal run no scheduler is installed on the calling thread: each hook is one
