@@ -75,6 +75,8 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// Pages under writeback started by `writeback` lines, by process and page address
     /// (under resultLock; bookkeeping only, never held across a model lock).
     private var writebacks: [String: [UInt64: PFN]] = [:]
+    /// A thread group is running (under resultLock).
+    private var threadsRunning = false
 
     public init(_ scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -150,6 +152,9 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
+            // A top-level statement runs alone: nothing could end a writeback it waits
+            // for, so the I/O completes then (as it would on a real machine).
+            migrator.hooks.beforeWritebackWait = { [unowned self] pfn in self.completeWritebackIfAlone(pfn) }
             if let l = options.syscallLock { migrator.syscallLock = l == .held ? .held : .isolate }
         case let .process(name, node, uid, privileged):
             _ = try machine.createProcess(name, node: node ?? 0, uid: uid, privileged: privileged)
@@ -181,6 +186,8 @@ public final class ScenarioRunner: @unchecked Sendable {
         case .policy(let setting):
             applyPolicy(setting)
         case .threads(let blocks):
+            resultLock.withLock { threadsRunning = true }
+            defer { resultLock.withLock { threadsRunning = false } }
             ModelThreads.runConcurrently(blocks.map { b in
                 (name: b.name, body: { [self] in for st in b.statements { execute(st, thread: b.name) } })
             })
@@ -218,6 +225,22 @@ public final class ScenarioRunner: @unchecked Sendable {
         let pfn: PFN? = resultLock.withLock { writebacks[p]?.removeValue(forKey: addr & ~4095) }
         guard let pfn else { throw .EINVAL }
         migrator.endWriteback(pfn)
+    }
+
+    /// The writeback a sync migration is about to wait for completes now if no thread
+    /// group runs (nothing else could ever end it).
+    private func completeWritebackIfAlone(_ pfn: PFN) {
+        let done: Bool = resultLock.withLock {
+            guard !threadsRunning else { return false }
+            for (p, pages) in writebacks {
+                if let addr = pages.first(where: { $0.value == pfn })?.key {
+                    writebacks[p]?.removeValue(forKey: addr)
+                    return true
+                }
+            }
+            return false
+        }
+        if done { migrator.endWriteback(pfn) }
     }
 
     private func applyPolicy(_ setting: PolicySetting) {
