@@ -28,11 +28,11 @@ let package = Package(
         .target(name: "MMCompaction", dependencies: ["MMMigrate", "MMSpace", "MMPhysical", "MMSync"]),
         // Linux: mm/memory_hotplug.c, mm/page_isolation.c (hot-remove of memory blocks)
         .target(name: "MMHotplug", dependencies: ["MMMigrate", "MMSpace", "MMPhysical", "MMSync"]),
-        // Invariant checker (DESIGN §1.8)
+        // Invariant checker (docs/ARCHITECTURE.md, Checking)
         .target(name: "MMCheck", dependencies: ["MMSpace", "MMPhysical", "MMSync"]),
-        // Deterministic interleaving explorer (DESIGN §1.9)
+        // Deterministic interleaving explorer (docs/ARCHITECTURE.md, The scheduling interface)
         .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
-        // Scenario files: parser and runner (DESIGN §3)
+        // Scenario files: parser and runner (docs/SCENARIOS.md)
         .target(name: "MMScenario", dependencies: ["MMCompaction", "MMHotplug", "MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
         // gzip through the system zlib (Debian zlib1g-dev), for snapshot files.
         .target(name: "CMMZlib", linkerSettings: [.linkedLibrary("z")]),

@@ -5,6 +5,7 @@
 #
 #   mmlab explore examples/mremap-race.mm --strategy dfs --preemptions 2
 #   mmlab explore examples/mremap-race.mm --strategy pct --schedules 2000 --test-skip-mremap-rmap-lock
+# (or add `policy mremap_rmap_lock=off` to the file: the same old behaviour as a statement)
 #
 # outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
 # failing schedule shows, or clean; a+b: every distinct kind with --keep-going):

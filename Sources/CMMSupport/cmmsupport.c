@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 __thread void *mm_sched_ctx;
+__thread int mm_plain_depth;
 
 void mm_sched_set(void *ctx) { mm_sched_ctx = ctx; }
 

@@ -4,7 +4,7 @@
 import CMMSupport
 import MMSync
 
-/// A `ModelScheduler` that runs executions deterministically (DESIGN §1.9).
+/// A `ModelScheduler` that runs executions deterministically (docs/ARCHITECTURE.md, The scheduling interface).
 ///
 /// Every model thread is a real pthread pinned to CPU 0 and parked on its own
 /// semaphore; exactly one holds the baton and runs. At each hook the running thread

@@ -105,7 +105,13 @@ public enum MigrationEvent: Sendable, CustomStringConvertible {
 /// action (an owner's exit) exactly there; the explorer uses the yield points instead.
 public struct MigrationHooks: Sendable {
     public var afterUnmap: (@Sendable (PFN) -> Void)?
-    public init(afterUnmap: (@Sendable (PFN) -> Void)? = nil) { self.afterUnmap = afterUnmap }
+    /// Called before a sync migration sleeps on PG_writeback: the scenario runner uses
+    /// it to complete the I/O when no other thread could (a top-level statement).
+    public var beforeWritebackWait: (@Sendable (PFN) -> Void)?
+    public init(afterUnmap: (@Sendable (PFN) -> Void)? = nil, beforeWritebackWait: (@Sendable (PFN) -> Void)? = nil) {
+        self.afterUnmap = afterUnmap
+        self.beforeWritebackWait = beforeWritebackWait
+    }
 }
 
 /// The migration engine of one machine.
@@ -288,6 +294,7 @@ public struct Migrator: Sendable {
             // for async, the stall too costly for sync-light).
             guard mode == .sync else { phys.unlockPage(old); return .done(abort(new, .EBUSY, release)) }
             guard force, !holdingOthers else { phys.unlockPage(old); return .done(abort(new, .EAGAIN, release)) }
+            hooks.beforeWritebackWait?(old)
             phys.waitOnWriteback(old)
         }
 

@@ -8,7 +8,7 @@
 
 import CMMSupport
 
-/// How frame contents are stored (DESIGN §1.1).
+/// How frame contents are stored (docs/ARCHITECTURE.md, What each module owns).
 public enum ContentMode: String, Sendable, CaseIterable {
     case full, stamp
     public var bytesPerFrame: Int { self == .full ? pageSize : 8 }

@@ -93,7 +93,7 @@ public struct PageDescriptors: @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
     let rawBytes: Int
 
-    /// Bytes of descriptor per page: a reported figure (DESIGN §5).
+    /// Bytes of descriptor per page: a reported figure (BENCHMARKS.md).
     public static let bytesPerPage = 4 + 4 + 4 + 4 + 8 + 4 + 4
 
     /// Maps zero-filled storage for `count` descriptors. Zero is the valid initial state

@@ -1,4 +1,4 @@
-// A tiny JSON value and writer for `--json` output (DESIGN §3): one compact line per
+// A tiny JSON value and writer for `--json` output (docs/SCENARIOS.md): one compact line per
 // value, object keys in the order given. Standard library only.
 
 /// A JSON value. Objects keep their keys in the order given (no sorting, duplicates

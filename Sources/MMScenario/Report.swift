@@ -1,4 +1,4 @@
-// What a run reports (DESIGN §2–3): vmstat counters with /proc/vmstat names, free
+// What a run reports (README.md and docs/SCENARIOS.md): vmstat counters with /proc/vmstat names, free
 // blocks per order in /proc/buddyinfo's layout, and the checker's verdict — as text
 // for people and as JSON for tools.
 

@@ -1,4 +1,4 @@
-// The scenario AST (DESIGN §3): what `ScenarioParser` produces and the runner executes.
+// The scenario AST (docs/SCENARIOS.md): what `ScenarioParser` produces and the runner executes.
 // Plain value types only; every statement keeps its 1-based line number so that the
 // runner's output and its errors can name it. Nothing here depends on the model layers.
 
@@ -94,7 +94,7 @@ public struct MovePagesFlags: OptionSet, Sendable, Hashable {
     public static let moveAll = MovePagesFlags(rawValue: 4)
 }
 
-/// `policy pin=…`: the anon_vma pin policy of migration (DESIGN §1.4).
+/// `policy pin=…`: the anon_vma pin policy of migration (docs/ARCHITECTURE.md, Pin policies).
 public enum ScenarioPinPolicy: String, Sendable, Equatable, CaseIterable {
     /// Before the seed: nothing pins the anon_vma (racy).
     case none = "none"

@@ -1,4 +1,4 @@
-// Scenario file parser (DESIGN §3): text → `Scenario`, or the first error as
+// Scenario file parser (docs/SCENARIOS.md): text → `Scenario`, or the first error as
 // `FILE:LINE: message`. One statement a line, `#` starts a comment anywhere, tokens
 // are separated by blanks, `key=value` arguments may stand anywhere after the keyword.
 //

@@ -1,4 +1,4 @@
-// Runs a parsed scenario on a fresh machine (DESIGN §3): statements outside thread
+// Runs a parsed scenario on a fresh machine (docs/SCENARIOS.md): statements outside thread
 // blocks in order on the calling thread, each group of consecutive thread blocks
 // concurrently (real threads in `run`, scheduler-chosen order under `explore`).
 
@@ -102,6 +102,8 @@ public final class ScenarioRunner: @unchecked Sendable {
     private var writebacks: [String: [UInt64: PFN]] = [:]
     /// The machine's kcompactd threads while they run (`kcompactd=on`).
     var kcompactd: Kcompactd?
+    /// A thread group is running (under resultLock).
+    private var threadsRunning = false
 
     public init(_ scenario: Scenario, options: RunOptions = RunOptions()) {
         self.scenario = scenario
@@ -169,6 +171,9 @@ public final class ScenarioRunner: @unchecked Sendable {
             machine.skipMremapRmapLock.store(options.skipMremapRmapLock, ordering: .relaxed)
             migrator = Migrator(machine)
             migrator.onEvent = options.onMigrationEvent
+            // A top-level statement runs alone: nothing could end a writeback it waits
+            // for, so the I/O completes then (as it would on a real machine).
+            migrator.hooks.beforeWritebackWait = { [unowned self] pfn in self.completeWritebackIfAlone(pfn) }
             if let l = options.syscallLock { migrator.syscallLock = l == .held ? .held : .isolate }
             bootHotplug(migrator)
             startDaemons()
@@ -202,6 +207,8 @@ public final class ScenarioRunner: @unchecked Sendable {
         case .policy(let setting):
             applyPolicy(setting)
         case .threads(let blocks):
+            resultLock.withLock { threadsRunning = true }
+            defer { resultLock.withLock { threadsRunning = false } }
             liveThreads.add(blocks.count, ordering: .acquiringAndReleasing)
             do {
                 try ModelThreads.tryRunConcurrently(blocks.map { b in
@@ -249,6 +256,22 @@ public final class ScenarioRunner: @unchecked Sendable {
         let pfn: PFN? = resultLock.withLock { writebacks[p]?.removeValue(forKey: addr & ~4095) }
         guard let pfn else { throw .EINVAL }
         migrator.endWriteback(pfn)
+    }
+
+    /// The writeback a sync migration is about to wait for completes now if no thread
+    /// group runs (nothing else could ever end it).
+    private func completeWritebackIfAlone(_ pfn: PFN) {
+        let done: Bool = resultLock.withLock {
+            guard !threadsRunning else { return false }
+            for (p, pages) in writebacks {
+                if let addr = pages.first(where: { $0.value == pfn })?.key {
+                    writebacks[p]?.removeValue(forKey: addr)
+                    return true
+                }
+            }
+            return false
+        }
+        if done { migrator.endWriteback(pfn) }
     }
 
     private func applyPolicy(_ setting: PolicySetting) {

@@ -1,4 +1,4 @@
-// The rules of each scenario statement (DESIGN §3): what arguments it takes, in what
+// The rules of each scenario statement (docs/SCENARIOS.md): what arguments it takes, in what
 // ranges, and the AST node it becomes. The line machinery is in ScenarioParser.swift.
 
 import MMPhysical

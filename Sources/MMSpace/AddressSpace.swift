@@ -172,7 +172,7 @@ public final class Machine: @unchecked Sendable {
     public var config: MachineConfig { phys.config }
     public var vmstat: VMStat { phys.vmstat }
 
-    /// The anon_vma pin policy (DESIGN §1.4); change it only at a quiet point.
+    /// The anon_vma pin policy (docs/ARCHITECTURE.md, Pin policies); change it only at a quiet point.
     public var pinPolicy: AnonVmaPinPolicy {
         get { AnonVmaPinPolicy.allCases[policyRaw.load(ordering: .relaxed)] }
         set { policyRaw.store(AnonVmaPinPolicy.allCases.firstIndex(of: newValue)!, ordering: .relaxed) }

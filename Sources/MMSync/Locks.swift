@@ -1,7 +1,8 @@
-// The model's locks. Built on pthread primitives (ThreadSanitizer understands them,
-// unlike Synchronization.Mutex: see SWIFT-NOTES.md) and routed through `Sched`, so that
+// The model's locks. Built on pthread primitives (ThreadSanitizer understands them; it
+// does not see Synchronization.Mutex's futex as a lock) and routed through `Sched`, so that
 // under exploration a thread that would block is reported as blocked instead.
 
+import CMMSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -35,6 +36,7 @@ public final class ModelMutex: @unchecked Sendable {
     /// Acquires the lock, sleeping while another thread holds it.
     @inline(__always)
     public func lock() {
+        PlainLock.assertNoneHeld("lock \(name)")
         if let s = Sched.current {
             s.schedulePoint { "lock \(self.name)" }
             while pthread_mutex_trylock(m) != 0 {
@@ -49,6 +51,7 @@ public final class ModelMutex: @unchecked Sendable {
     /// Takes the lock only if free; never sleeps.
     @inline(__always)
     public func tryLock() -> Bool {
+        PlainLock.assertNoneHeld("trylock \(name)")
         guard let s = Sched.current else { return pthread_mutex_trylock(m) == 0 }
         s.schedulePoint { "trylock \(self.name)" }
         guard pthread_mutex_trylock(m) == 0 else { return false }
@@ -95,6 +98,7 @@ public final class ModelRWLock: @unchecked Sendable {
     }
 
     public func readLock() {
+        PlainLock.assertNoneHeld("read-lock \(name)")
         if let s = Sched.current {
             s.schedulePoint { "read-lock \(self.name)" }
             while pthread_rwlock_tryrdlock(l) != 0 { s.block(on: channel) { "wait to read \(self.name)" } }
@@ -105,6 +109,7 @@ public final class ModelRWLock: @unchecked Sendable {
     }
 
     public func writeLock() {
+        PlainLock.assertNoneHeld("write-lock \(name)")
         if let s = Sched.current {
             s.schedulePoint { "write-lock \(self.name)" }
             while pthread_rwlock_trywrlock(l) != 0 { s.block(on: channel) { "wait to write \(self.name)" } }
@@ -115,6 +120,7 @@ public final class ModelRWLock: @unchecked Sendable {
     }
 
     public func tryReadLock() -> Bool {
+        PlainLock.assertNoneHeld("try-read-lock \(name)")
         guard let s = Sched.current else { return pthread_rwlock_tryrdlock(l) == 0 }
         s.schedulePoint { "try-read-lock \(self.name)" }
         guard pthread_rwlock_tryrdlock(l) == 0 else { return false }
@@ -176,6 +182,7 @@ public final class HashedWaitQueues: @unchecked Sendable {
     /// each sleep (it sets a "waiters" bit the waker tests, so no wake-up is lost).
     /// Under exploration: blocks on `channel` instead.
     public func wait(key: UInt64, channel: WaitChannel, announce: () -> Void, isDone: () -> Bool) {
+        PlainLock.assertNoneHeld("wait on \(channel)")
         if let s = Sched.current {
             while !isDone() { s.block(on: channel) { "wait on \(channel)" } }
             return
@@ -218,8 +225,32 @@ public final class PlainLock: @unchecked Sendable {
     }
     @inline(__always)
     public func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        #if DEBUG
+        let track = true
+        #else
+        let track = mm_sched_get() != nil
+        #endif
+        if track { mm_plain_enter() }
         pthread_mutex_lock(m)
-        defer { pthread_mutex_unlock(m) }
+        defer {
+            pthread_mutex_unlock(m)
+            if track { mm_plain_exit() }
+        }
         return try body()
+    }
+
+    /// Traps if the calling thread holds a PlainLock at a scheduling point (in debug
+    /// builds, and always under exploration): the explorer cannot see a PlainLock, so a
+    /// thread parked while holding one would hang the search instead of reporting.
+    @inline(__always)
+    public static func assertNoneHeld(_ what: @autoclosure () -> String) {
+        #if DEBUG
+        let check = true
+        #else
+        let check = mm_sched_get() != nil
+        #endif
+        if check && mm_plain_held() != 0 {
+            preconditionFailure("PlainLock held across a scheduling point (\(what()))")
+        }
     }
 }

@@ -1,4 +1,4 @@
-// The one scheduling interface of the model (DESIGN §1.9).
+// The one scheduling interface of the model (docs/ARCHITECTURE.md, The scheduling interface).
 //
 // Every lock, wait, thread start and marked yield point of mmlab goes through `Sched`.
 // In a normal run no scheduler is installed on the calling thread: each hook is one
@@ -119,7 +119,10 @@ public enum Sched {
     /// A marked yield point: the place of a race window in the model.
     @inline(__always)
     public static func point(_ what: @autoclosure () -> String) {
-        if let s = current { s.schedulePoint(what) }
+        if let s = current {
+            PlainLock.assertNoneHeld(what())
+            s.schedulePoint(what)
+        }
     }
 
     /// A trace note (no scheduling decision). Free in normal runs.

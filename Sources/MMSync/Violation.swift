@@ -1,5 +1,5 @@
 // The vocabulary every layer uses to report a broken invariant. Kinds are the names of
-// the scenario contract (DESIGN §3); the checker, the rmap layer (use-after-free on a
+// the scenario contract (docs/SCENARIOS.md); the checker, the rmap layer (use-after-free on a
 // stale anon_vma reference) and the explorer (deadlock) all produce them.
 
 /// One broken invariant, with a one-line reason naming the object.

@@ -1,4 +1,4 @@
-// `mmlab bench`: the figures of DESIGN §5, measured in one run so ratios compare
+// `mmlab bench`: the figures of BENCHMARKS.md, measured in one run so ratios compare
 // like with like on a shared, noisy machine. Build in release for real numbers.
 
 import ArgumentParser

@@ -226,7 +226,7 @@ struct Replay: ParsableCommand {
     }
 }
 
-/// Exploration figures for `mmlab bench` (DESIGN §5): schedules per second on the seed's
+/// Exploration figures for `mmlab bench` (BENCHMARKS.md): schedules per second on the seed's
 /// race and schedules until its first violation, per strategy, median over 20 seeds.
 func exploreBenchmarks(quick: Bool, _ add: (String, Double, String) -> Void) {
     let text = """

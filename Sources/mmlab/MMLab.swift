@@ -1,4 +1,4 @@
-// The `mmlab` command line (DESIGN §2): a thin layer over the libraries. Exit codes:
+// The `mmlab` command line (commands: README.md): a thin layer over the libraries. Exit codes:
 // 0 success, 1 a check or violation failed, 2 bad input.
 
 import ArgumentParser

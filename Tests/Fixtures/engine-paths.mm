@@ -11,14 +11,23 @@ migrate_kernel A 0x10000000 mode=async
 #> migrate_kernel → -1 EBUSY
 migrate_kernel A 0x10000000 mode=sync-light
 #> migrate_kernel → -1 EBUSY
-# (sync mode would retry, then wait for writeback_end from another thread:
-# examples/writeback-race.mm) — a second writeback of the same page is refused
+# a second writeback of the same page is refused; ending it twice is EINVAL
 writeback A 0x10000000
 #> writeback → -1 EBUSY
 writeback_end A 0x10000000
 #> writeback_end → 0
 writeback_end A 0x10000000
 #> writeback_end → -1 EINVAL
+# sync retries, then waits for the writeback; at top level nothing else runs, so the
+# I/O completes while it waits (inside threads: examples/writeback-race.mm)
+writeback A 0x10001000
+#> writeback → 0
+migrate_kernel A 0x10001000 node=1 mode=sync
+#> migrate_kernel → 0
+writeback_end A 0x10001000
+#> writeback_end → -1 EINVAL
+migrate_kernel A 0x10001000 node=0
+#> migrate_kernel → 0
 # a batch of 8 pages, unmapped together, then copied, then remapped
 migrate_kernel A 0x10000000 32K node=1 batch=8
 #> migrate_kernel → 0

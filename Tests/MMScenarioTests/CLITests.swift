@@ -1,4 +1,4 @@
-// Tests of the `mmlab` command line (DESIGN §2–3): the built executable is spawned
+// Tests of the `mmlab` command line (README.md and docs/SCENARIOS.md): the built executable is spawned
 // (posix_spawn, stdout/stderr through pipes, bounded by a timeout) and its exit codes and
 // output are checked. Exit codes: 0 success, 1 a check or violation failed, 2 bad input;
 // anything else (a signal, a code above 128) is a crash.

@@ -1,4 +1,4 @@
-// Tests of the scenario runner (DESIGN §3, docs/SCENARIOS.md) at the library level:
+// Tests of the scenario runner (docs/SCENARIOS.md) at the library level:
 // the JSON line of every executed statement, the end-of-run report, runtime failures as
 // errno results, validation of statements without a layer, thread blocks on real
 // threads, the pin-policy override, and verify/report failing on a corrupted machine.

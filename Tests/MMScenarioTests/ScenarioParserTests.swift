@@ -1,4 +1,4 @@
-// Tests of the scenario parser (DESIGN §3) and the JSON writer.
+// Tests of the scenario parser (docs/SCENARIOS.md) and the JSON writer.
 
 import Foundation
 import Testing

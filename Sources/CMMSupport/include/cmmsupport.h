@@ -11,6 +11,13 @@ extern __thread void *mm_sched_ctx;
 static inline void *mm_sched_get(void) { return mm_sched_ctx; }
 void mm_sched_set(void *ctx);
 
+/// PlainLocks the calling thread holds (tracked in debug builds and under exploration):
+/// a scheduling point reached with one held is a model bug (PlainLock.assertNoneHeld).
+extern __thread int mm_plain_depth;
+static inline void mm_plain_enter(void) { mm_plain_depth++; }
+static inline void mm_plain_exit(void) { mm_plain_depth--; }
+static inline int mm_plain_held(void) { return mm_plain_depth; }
+
 /// Pins the calling thread to one CPU; returns 0 or an errno.
 int mm_pin_to_cpu(int cpu);
 
