@@ -7,6 +7,10 @@
 #
 #   mmlab explore examples/compaction-exit-race.mm --strategy dfs --preemptions 2 --pin-policy none
 #   mmlab explore examples/compaction-exit-race.mm --strategy dfs --preemptions 2 --pin-policy refcount
+#
+# outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
+# failing schedule shows, or clean; a+b: every distinct kind with --keep-going):
+#   none=use-after-free seed-v2=rcu-imbalance refcount=clean
 machine nodes=1 node_mem=8M
 policy pin=none
 alloc node=0 order=10 movable

@@ -5,6 +5,10 @@
 #
 #   mmlab explore examples/offline-exit-race.mm --strategy dfs --preemptions 2
 #   mmlab explore examples/offline-exit-race.mm --strategy dfs --preemptions 2 --pin-policy none
+#
+# outcome (explore --strategy dfs --preemptions 2, per --pin-policy: a kind the first
+# failing schedule shows, or clean; a+b: every distinct kind with --keep-going):
+#   none=use-after-free seed-v2=rcu-imbalance refcount=clean
 machine nodes=2 node_mem=8M block=4M
 policy pin=refcount
 process A

@@ -1,4 +1,4 @@
-// `mmlab compact` (DESIGN §2): build a machine, fragment it, compact it, verify it, and
+// `mmlab compact` (docs/COMPACTION.md): build a machine, fragment it, compact it, verify it, and
 // report buddyinfo, Linux's fragmentation indices, pageblock classes and counters before
 // and after — as text, as one JSON object, and as a picture.
 
