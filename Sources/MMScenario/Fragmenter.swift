@@ -1,4 +1,4 @@
-// Fragmenters for `mmlab compact` (DESIGN: `--fragment alternate|random:P|unmovable:P`):
+// Fragmenters for `mmlab compact` (docs/COMPACTION.md: `--fragment alternate|random:P|unmovable:P`):
 // they bring a freshly booted machine into a known fragmented state through the model's
 // own user paths — one process faults every frame in, then gives pages back with
 // madvise(MADV_DONTNEED) — so every page left in use is a real, checked mapping.
