@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "MMPhysicalTests", dependencies: ["MMPhysical", "MMSync"]),
         .testTarget(name: "MMSpaceTests", dependencies: ["MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMMigrateTests", dependencies: ["MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
-        .testTarget(name: "MMCompactionTests", dependencies: ["MMCompaction", "MMScenario", "MMExplore", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
+        .testTarget(name: "MMCompactionTests", dependencies: ["MMCompaction", "MMHotplug", "MMScenario", "MMExplore", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMHotplugTests", dependencies: ["MMHotplug", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
         .testTarget(name: "MMSnapshotTests", dependencies: ["MMSnapshot"], exclude: ["Fixtures"]),
