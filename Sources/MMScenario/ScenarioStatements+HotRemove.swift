@@ -11,15 +11,8 @@ extension LineParser {
             let usage = "cancel_offline node=N block=B"
             let args = try splitArgs(keyword, tokens, keys: ["node", "block"])
             try expectPositional(args, 0, names: [], usage: usage)
-            guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
-            guard let blockText = args.keyed["block"] else { throw error("missing argument: block=B (usage: \(usage))") }
-            let node = try node(nodeText)
-            let blocks = machine!.blocksPerNode
-            let b = try number(blockText, "block")
-            guard b < UInt64(blocks) else {
-                throw error("block=\(b) out of range: each node has \(blocks) memory block\(blocks == 1 ? "" : "s") (0…\(blocks - 1))")
-            }
-            return .cancelOffline(node: node, block: Int(b))
+            let (node, b) = try memoryBlock(args, usage: usage)
+            return .cancelOffline(node: node, block: b)
         default:
             let args = try splitArgs(keyword, tokens, keys: [])
             try expectPositional(args, 0, names: [], usage: "blocks")

@@ -137,17 +137,10 @@ extension LineParser {
             let usage = keyword == "offline" ? "offline node=N block=B [timeout=T]" : "online node=N block=B"
             let args = try splitArgs(keyword, tokens, keys: keyword == "offline" ? ["node", "block", "timeout"] : ["node", "block"])
             try expectPositional(args, 0, names: [], usage: usage)
-            guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
-            guard let blockText = args.keyed["block"] else { throw error("missing argument: block=B (usage: \(usage))") }
-            let node = try node(nodeText)
-            let blocks = machine!.blocksPerNode
-            let b = try number(blockText, "block")
-            guard b < UInt64(blocks) else {
-                throw error("block=\(b) out of range: each node has \(blocks) memory block\(blocks == 1 ? "" : "s") (0…\(blocks - 1)) of \(machine!.blockBytes >> 20)M")
-            }
-            guard keyword == "offline" else { return .online(node: node, block: Int(b)) }
+            let (node, b) = try memoryBlock(args, usage: usage)
+            guard keyword == "offline" else { return .online(node: node, block: b) }
             let timeout = try args.keyed["timeout"].map { v throws(ScenarioError) in try offlineTimeout(v) }
-            return .offline(node: node, block: Int(b), timeout: timeout)
+            return .offline(node: node, block: b, timeout: timeout)
 
         case "migrate_kernel":
             return try migrateKernelStatement(tokens)
@@ -184,6 +177,20 @@ extension LineParser {
             // `thread` is handled by the caller; the keyword list is checked before.
             throw error("unknown statement \(ScenarioParser.show(keyword))")
         }
+    }
+
+    /// The `node=N block=B` of the hot-remove statements: a node of the machine and a
+    /// memory block index within it.
+    func memoryBlock(_ args: Args, usage: String) throws(ScenarioError) -> (node: Int, block: Int) {
+        guard let nodeText = args.keyed["node"] else { throw error("missing argument: node=N (usage: \(usage))") }
+        guard let blockText = args.keyed["block"] else { throw error("missing argument: block=B (usage: \(usage))") }
+        let node = try node(nodeText)
+        let blocks = machine?.blocksPerNode ?? 0
+        let b = try number(blockText, "block")
+        guard b < UInt64(blocks) else {
+            throw error("block=\(b) out of range: each node has \(blocks) memory block\(blocks == 1 ? "" : "s") (0…\(max(blocks - 1, 0))) of \((machine?.blockBytes ?? 0) >> 20)M")
+        }
+        return (node, Int(b))
     }
 
     /// Keys of `policy KEY=VALUE`, in the order the documentation lists them.
