@@ -103,6 +103,9 @@ extension Compaction {
         var out = AllocOutcome()
         if let p = phys.allocPages(node: node, order: order, mt, fallback: false) { out.pfn = p; return out }
         guard order > 0 else { return out }
+        // The model has no kswapd; its reset_isolation_suitable (run when kswapd goes
+        // to sleep) happens here: skip hints go after a full direct pass.
+        for zone in phys.nodes[node].zones { resetIsolationSuitable(zone) }
         wakeupKcompactd(machine: machine, node: node, order: order)
         for priority in [Priority.async, .syncLight] {
             let (rc, results) = tryToCompactPages(machine: machine, node: node, order: order, mt, priority: priority, migrator: migrator)

@@ -19,6 +19,7 @@ import Testing
         let want = free / 512
         let got = order9Blocks(m)
         #expect(got * 100 >= want * 95, "order-9 blocks after: \(got) of \(want) possible; \(results)")
+        print("full compaction of \(n) pages: \(results[0].pagesMigrated) migrated, \(results[0].migrateScanned) + \(results[0].freeScanned) scanned, order-9 blocks \(got) of \(want)")
         #expect(results[0].pagesMigrated > 0 && Int(m.vmstat[.compactMigrateScanned]) == results[0].migrateScanned)
         #expect(m.vmstat[.pgmigrateSuccess] == Int64(results[0].pagesMigrated))
         #expect(m.vmstat[.migrateReasonCompaction] == Int64(results[0].pagesMigrated))

@@ -280,7 +280,6 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
             ("nomachine.mm", "# no machine\nprocess A\n", 2, "the first statement must be 'machine"),
             ("empty.mm", "", 1, "missing 'machine' statement"),
             ("unclosed.mm", head + "mmap A 0x10000000 4K\nthread T1 {\n  exit A\n", 4, "unclosed '{'"),
-            ("compact.mm", head + "compact node=0\nverify\n", 3, "'compact' is not implemented"),
             ("offline.mm", head + "thread T1 {\n  offline node=0 block=1\n}\n", 4, "'offline' is not implemented"),
         ]
         for c in cases {
@@ -292,10 +291,10 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
             }
         }
         // explore and replay load the file the same way.
-        let compact = dir.path + "/compact.mm"
-        let e = try CLI.run(["explore", compact])
-        expectBadInput(e, ["'compact' is not implemented"], "explore compact.mm")
-        #expect(hasLocatedError(e.stderr, file: compact, line: 3), "\(e)")
+        let offline = dir.path + "/offline.mm"
+        let e = try CLI.run(["explore", offline])
+        expectBadInput(e, ["'offline' is not implemented"], "explore offline.mm")
+        #expect(hasLocatedError(e.stderr, file: offline, line: 4), "\(e)")
         let rp = try CLI.run(["replay", dir.path + "/unknown.mm", "--schedule", "AQEBBQIAoI0GFMEBYs6bE-I"])
         expectBadInput(rp, ["unknown statement"], "replay unknown.mm")
         #expect(hasLocatedError(rp.stderr, file: dir.path + "/unknown.mm", line: 3), "\(rp)")

@@ -231,7 +231,6 @@ private func example(_ name: String) -> String {
     // MARK: Validation
 
     @Test(arguments: [
-        ("compact node=0", "compact"),
         ("offline node=0 block=1", "offline"),
         ("online node=0 block=1", "online"),
     ])
