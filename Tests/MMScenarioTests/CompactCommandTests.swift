@@ -260,6 +260,20 @@ private func ints(_ v: Any?) -> [Int] { (v as? [Any] ?? []).compactMap { ($0 as?
         #expect(j["seconds"] is NSNumber)
     }
 
+    @Test func proactiveKcompactdBringsTheScoreToTheLowMark() throws {
+        // vm.compaction_proactiveness 20 (default): compact above 90, down to at most 80.
+        let (r, j) = try Binary.json(["compact", "--mem", "64M", "--proactive"])
+        #expect(r.status == 0, "\(r.stderr)")
+        func score(_ side: String) -> Int? {
+            (((j[side] as? [String: Any])?["buddyinfo"] as? [[String: Any]])?.first?["fragmentation_score"] as? NSNumber)?.intValue
+        }
+        #expect((score("before") ?? 0) > 90)
+        #expect((score("after") ?? 100) <= 80, "score after \(score("after") ?? -1)")
+        let vm = try #require(j["vmstat"] as? [String: Any])
+        #expect(((vm["compact_daemon_migrate_scanned"] as? NSNumber)?.intValue ?? 0) > 0)
+        #expect((j["zones"] as? [Any])?.isEmpty == true)
+    }
+
     @Test func svgIsWrittenWithBothPanels() throws {
         let path = NSTemporaryDirectory() + "mmlab-compact-\(getpid()).svg"
         defer { try? FileManager.default.removeItem(atPath: path) }
