@@ -64,7 +64,7 @@ func runWorkload(_ o: WorkloadOptions, json: Bool, title: String, hostMem: Strin
           machine: \(o.nodes) nodes × \(o.nodeMemBytes >> 20) MiB, content=\(o.content.rawValue), pin policy \(o.pinPolicy.rawValue)
           \(o.workers) processes on real threads fault, write, read back, fork, munmap, mremap and exit for \(o.seconds) s
           while a migrator moves their pages between nodes (kernel context: no mmap_lock; and move_pages)
-        """)
+        """ + (o.compaction ? "\n  and kcompactd runs on every node, with one full compaction (compact_memory) 40% into the run" : ""))
     }
     let progress: (@Sendable (String) -> Void)? = (!json && FileHandleOut.isTerminal) ? { @Sendable s in FileHandleOut.out("  … " + s) } : nil
     let (machine, stats) = Workload.run(o, progress: progress)

@@ -161,3 +161,128 @@ private func ints(_ v: Any?) -> [Int] { (v as? [Any] ?? []).compactMap { ($0 as?
         #expect(PageblockPicture.grid(p).lines == 3)
     }
 }
+
+// MARK: what issue 9 says it must show
+
+@Suite(.serialized) struct CompactAcceptanceTests {
+    /// Free order-9 blocks (order 10 counted twice) and free pages of a buddyinfo list.
+    private func huge(_ state: Any?) -> (blocks: Int, freePages: Int) {
+        var blocks = 0, pages = 0
+        for e in ((state as? [String: Any])?["buddyinfo"] as? [[String: Any]]) ?? [] {
+            let f = ints(e["free"])
+            for (o, n) in f.enumerated() {
+                pages += n << o
+                if o >= 9 { blocks += n << (o - 9) }
+            }
+        }
+        return (blocks, pages)
+    }
+
+    @Test func alternateOneGigabyteCompactsToOrderNine() throws {
+        let (r, j) = try Binary.json(["compact", "--nodes", "1", "--mem", "1G", "--fragment", "alternate"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let before = huge(j["before"]), after = huge(j["after"])
+        #expect(before.freePages == (1 << 30) / 4096 / 2, "half the pages free before")
+        #expect(before.blocks == 0, "no free order-9 block before")
+        let possible = after.freePages / 512
+        #expect(after.blocks * 100 >= possible * 95, "after: \(after.blocks) order-9 blocks of \(possible) possible")
+        let verify = try #require(j["verify"] as? [String: Any])
+        #expect(verify["ok"] as? Bool == true && (verify["violations"] as? [Any])?.isEmpty == true)
+        #expect((j["pages_migrated"] as? NSNumber)?.intValue ?? 0 > 0)
+        let zones = try #require(j["zones"] as? [[String: Any]])
+        #expect(zones.count == 1 && zones[0]["status"] as? String == "complete" && zones[0]["zone"] as? String == "Normal")
+        // Text mode says OK (a smaller machine: the 1 GiB run is checked above).
+        let t = try Binary.run(["compact", "--mem", "64M"])
+        #expect(t.status == 0 && t.stdout.contains("verdict: OK"), "\(t.stdout.suffix(400))")
+        #expect(t.stdout.contains("Node 0, zone   Normal"))
+    }
+
+    @Test func unmovableQuarterNeverMovesAnUnmovablePage() throws {
+        let m = Machine(MachineConfig(nodes: 1, nodeMemBytes: 256 << 20, content: .stamp))
+        _ = try Fragmenter.fragment(m, .unmovable(0.25), seed: 5)
+        let pinned = m.unmovable
+        var o = CompactOptions()
+        o.memBytes = 256 << 20
+        let run = try #require(CompactEngine.run(m, o))
+        #expect(!run.zones.isEmpty)
+        let (_, violations) = CompactReport.verify(m)
+        #expect(violations.isEmpty, "\(violations.prefix(5))")
+        #expect(m.unmovable == pinned)
+        for pfn in pinned { #expect(m.phys.pages.test(pfn, PageFlag.unmovable) && !m.phys.pages.test(pfn, PageFlag.buddy)) }
+        let after = MachineState(m)
+        let z = after.zones[0]
+        let blocksWithUnmovable = Set(pinned.map { Int($0) / pageblockPages })
+        for b in blocksWithUnmovable {
+            let c = z.census.classes[b - Int(z.startPFN) / pageblockPages]
+            #expect(c == .unmovable || c == .mixed, "pageblock \(b): \(c)")
+        }
+        // What the pageblocks holding no unmovable page could give, under Linux's rules:
+        // a full sync compaction also empties mixed blocks (every block is a source) but
+        // fills only MIGRATE_MOVABLE ones (suitable_migration_target), so the scanners
+        // meet early; every clean pageblock the migrate scanner passed can be free.
+        let migrateEnd = try #require(run.zones.first?.migratePFN)
+        let passed = (0..<z.census.usage.count).filter { b in
+            (b + 1) * pageblockPages + Int(z.startPFN) <= migrateEnd && !blocksWithUnmovable.contains(b + Int(z.startPFN) / pageblockPages)
+        }
+        #expect(passed.count >= 20, "the migrate scanner passed \(passed.count) clean pageblocks")
+        #expect(after.freeHugeBlocks * 100 >= passed.count * 95, "\(after.freeHugeBlocks) free order-9 blocks of \(passed.count) clean pageblocks passed")
+    }
+
+    @Test func jsonHasTheIssuesShape() throws {
+        let (r, j) = try Binary.json(["compact", "--mem", "64M", "--nodes", "2", "--fragment", "random:0.5", "--seed", "9"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Set(j.keys) == ["before", "after", "vmstat", "seconds", "pages_migrated", "zones", "verify"])
+        for side in ["before", "after"] {
+            let s = try #require(j[side] as? [String: Any])
+            #expect(Set(s.keys) == ["buddyinfo", "pageblocks"])
+            let bi = try #require(s["buddyinfo"] as? [[String: Any]])
+            #expect(bi.count == 2)
+            for e in bi {
+                #expect(Set(e.keys) == ["node", "zone", "free", "extfrag_index", "unusable_index", "fragmentation_score"])
+                let f = ints(e["free"])
+                #expect(f.count == 11 && ints(e["extfrag_index"]).count == 11 && ints(e["unusable_index"]).count == 11)
+                #expect(ints(e["extfrag_index"]) == FragmentationIndex.extfragRow(f))
+                #expect(ints(e["unusable_index"]) == FragmentationIndex.unusableRow(f))
+                #expect((e["fragmentation_score"] as? NSNumber)?.intValue == FragmentationIndex.scoreZone(freeBlocks: f))
+            }
+            let pb = try #require(s["pageblocks"] as? [String: Any])
+            #expect(Set(pb.keys) == ["total", "free", "movable", "unmovable", "mixed", "isolated"])
+            let total = (pb["total"] as? NSNumber)?.intValue
+            #expect(total == 32)
+            let sum = ["free", "movable", "unmovable", "mixed", "isolated"].reduce(0) { $0 + ((pb[$1] as? NSNumber)?.intValue ?? -100) }
+            #expect(sum == total)
+        }
+        let zones = try #require(j["zones"] as? [[String: Any]])
+        #expect(zones.count == 2)
+        for z in zones { #expect(Set(z.keys) == ["node", "zone", "status", "migrate_pfn", "free_pfn"]) }
+        let vm = try #require(j["vmstat"] as? [String: Any])
+        #expect(vm["compact_migrate_scanned"] != nil && vm["pgmigrate_success"] != nil)
+        #expect(j["seconds"] is NSNumber)
+    }
+
+    @Test func proactiveKcompactdBringsTheScoreToTheLowMark() throws {
+        // vm.compaction_proactiveness 20 (default): compact above 90, down to at most 80.
+        let (r, j) = try Binary.json(["compact", "--mem", "64M", "--proactive"])
+        #expect(r.status == 0, "\(r.stderr)")
+        func score(_ side: String) -> Int? {
+            (((j[side] as? [String: Any])?["buddyinfo"] as? [[String: Any]])?.first?["fragmentation_score"] as? NSNumber)?.intValue
+        }
+        #expect((score("before") ?? 0) > 90)
+        #expect((score("after") ?? 100) <= 80, "score after \(score("after") ?? -1)")
+        let vm = try #require(j["vmstat"] as? [String: Any])
+        #expect(((vm["compact_daemon_migrate_scanned"] as? NSNumber)?.intValue ?? 0) > 0)
+        #expect((j["zones"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test func svgIsWrittenWithBothPanels() throws {
+        let path = NSTemporaryDirectory() + "mmlab-compact-\(getpid()).svg"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try Binary.run(["compact", "--mem", "64M", "--fragment", "unmovable:0.25", "--svg", path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let svg = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(svg.contains("— before") && svg.contains("— after") && svg.contains("buddyinfo after"))
+        #expect(svg.contains(PageblockPicture.colour(.mixed)))
+        let bad = try Binary.run(["compact", "--mem", "64M", "--svg", "/nonexistent-dir/x.svg"])
+        #expect(bad.status == 2 && bad.stderr.contains("--svg"))
+    }
+}
