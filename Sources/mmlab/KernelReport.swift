@@ -18,6 +18,8 @@ struct Prediction {
         var freePFN: Int
         var status: String
         var pageblocksFreeBefore: Int
+        /// The same count on the rebuilt machine before compaction (equals `…Before` when faithful).
+        var pageblocksFreeReplayed: Int
         var pageblocksFreeAfter: Int
         var buddyinfoAfter: [Int]
     }
@@ -50,21 +52,25 @@ func predict(snapshot s: KernelSnapshot) -> Prediction? {
     let t0 = mm_now_ns()
     let r: ReplayedMachine
     do { r = try SnapshotReplay.build(s) } catch { modelUnavailableReason = "replay: \(error)"; return nil }
+    let placeholders = Set(r.zeroFree)
+    // The replayed machine's own count before compaction: equal to the snapshot's when the
+    // rebuild is faithful (a check of the replay itself).
+    let replayed = s.zones.map { SnapshotReplay.whollyFreePageblocks(r.machine, from: $0.startPFN, to: $0.initialisedEnd, placeholders: placeholders) }
     let t1 = mm_now_ns()
     let results = Compaction.compactMemory(machine: r.machine)
     let t2 = mm_now_ns()
-    let placeholders = Set(r.zeroFree)
     var zones: [Prediction.Zone] = []
     for res in results {
         guard let z = r.machine.phys.zones.first(where: { $0.node == res.node && $0.name == res.zone }) else { continue }
         // The snapshot's zones this model zone covers (DMA folds into DMA32).
         let covered = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) }
         let before = covered.reduce(0) { $0 + s.whollyFreePageblocks(zone: $1, countZeroFree: true) }
+        let rebuilt = zip(s.zones, replayed).filter { z0, _ in covered.contains(z0) }.reduce(0) { $0 + $1.1 }
         let after = covered.reduce(0) { acc, sz in
             acc + SnapshotReplay.whollyFreePageblocks(r.machine, from: sz.startPFN, to: sz.initialisedEnd, placeholders: placeholders)
         }
         zones.append(.init(node: res.node, zone: res.zone, migratePFN: Int(res.migratePFN), freePFN: Int(res.freePFN),
-                           status: "\(res.status)", pageblocksFreeBefore: before, pageblocksFreeAfter: after,
+                           status: "\(res.status)", pageblocksFreeBefore: before, pageblocksFreeReplayed: rebuilt, pageblocksFreeAfter: after,
                            buddyinfoAfter: z.freeBlockCounts()))
     }
     let t3 = mm_now_ns()
@@ -137,7 +143,7 @@ func kernelCompactJSON(_ r: KernelCompactRun, prediction: Prediction?, model: Mo
             ("build_seconds", .double(p.buildSeconds)), ("compact_seconds", .double(p.compactSeconds)),
             ("zones", .array(p.zones.map { z in .object([
                 ("node", .int(z.node)), ("zone", .string(z.zone)), ("migrate_pfn", .int(z.migratePFN)), ("free_pfn", .int(z.freePFN)),
-                ("status", .string(z.status)), ("pageblocks", .object([("before", .int(z.pageblocksFreeBefore)), ("after", .int(z.pageblocksFreeAfter))])),
+                ("status", .string(z.status)), ("pageblocks", .object([("before", .int(z.pageblocksFreeBefore)), ("replayed", .int(z.pageblocksFreeReplayed)), ("after", .int(z.pageblocksFreeAfter))])),
                 ("buddyinfo_after", .array(z.buddyinfoAfter.map { .int($0) })),
             ]) })),
         ])))
@@ -185,6 +191,10 @@ func kernelCompactText(_ r: KernelCompactRun, prediction: Prediction?, model: Mo
         line("buddyinfo", [f.buddyBefore, f.buddyAfter, f.buddyAfterSettle, f.buddyAfterSettle - f.buddyBefore].map(String.init))
         line("kpageflags, flags-0 free", [String(f.flagsBefore), "–", String(f.flagsAfter), String(f.flagsAfter - f.flagsBefore)])
         line("kpageflags, buddy alone", [String(f.flagsBuddyBefore), "–", String(f.flagsBuddyAfter), String(f.flagsBuddyAfter - f.flagsBuddyBefore)])
+        if let p = prediction?.zones.first(where: { $0.node == f.node && $0.zone == f.zone }) {
+            line("mmlab replay, flags-0 free", [String(p.pageblocksFreeBefore), String(p.pageblocksFreeAfter), "–",
+                                                String(p.pageblocksFreeAfter - p.pageblocksFreeBefore)])
+        }
     }
     out += "fragmenter: \(r.fragmenterReport)\n"
     if let m = model {

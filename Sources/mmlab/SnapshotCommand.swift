@@ -110,7 +110,7 @@ func predictionText(_ p: Prediction) -> String {
     out += "scanned \(p.migrateScanned) (migrate) / \(p.freeScanned) (free); build \(fmt(p.buildSeconds)) s, compact \(fmt(p.compactSeconds)) s, all \(fmt(p.seconds)) s\n"
     for z in p.zones {
         out += "  zone \(z.node)/\(z.zone): scanners met at migrate \(hex(z.migratePFN)) free \(hex(z.freePFN)), status \(z.status); "
-        out += "wholly free pageblocks \(z.pageblocksFreeBefore) → \(z.pageblocksFreeAfter)\n"
+        out += "wholly free pageblocks \(z.pageblocksFreeBefore) (rebuilt: \(z.pageblocksFreeReplayed)) → \(z.pageblocksFreeAfter)\n"
         out += "    buddyinfo after: " + z.buddyinfoAfter.map { String($0).leftPadded(7) }.joined() + "\n"
     }
     return out
@@ -124,7 +124,7 @@ func predictionJSON(_ p: Prediction, _ s: KernelSnapshot) -> JSONValue {
         ("zones", .array(p.zones.map { z in .object([
             ("node", .int(z.node)), ("zone", .string(z.zone)), ("migrate_pfn", .int(z.migratePFN)), ("free_pfn", .int(z.freePFN)),
             ("status", .string(z.status)),
-            ("pageblocks", .object([("before", .int(z.pageblocksFreeBefore)), ("after", .int(z.pageblocksFreeAfter))])),
+            ("pageblocks", .object([("before", .int(z.pageblocksFreeBefore)), ("replayed", .int(z.pageblocksFreeReplayed)), ("after", .int(z.pageblocksFreeAfter))])),
             ("buddyinfo_after", .array(z.buddyinfoAfter.map { .int($0) })),
         ]) })),
         ("snapshot", snapshotJSON(s)),
