@@ -74,7 +74,8 @@ public enum Checker {
         var pfn: PFN = 0
         let total = PFN(phys.totalPages)
         while pfn < total {
-            let f = pages.flags(pfn)
+            // PG_waiters may stay behind a late waiter (PageLock.swift): a hint, not state.
+            let f = pages.flags(pfn) & ~PageFlag.waiters
             if f & PageFlag.buddy != 0 {
                 let order = pages.buddyOrder(pfn)
                 for q in pfn..<(pfn + PFN(1 << order)) where pages.refcount(q) != 0 || pages.mapcount(q) != 0 {

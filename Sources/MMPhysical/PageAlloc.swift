@@ -452,7 +452,7 @@ public final class Zone: @unchecked Sendable {
             var o = maxOrder
             while o > 0 && (Int(p - startPFN) & ((1 << o) - 1) != 0 || p + PFN(1 << o) > end) { o -= 1 }
             for q in p..<(p + PFN(1 << o)) {
-                precondition(d.flags(q) == PageFlag.reserved && d.refcount(q) == 0,
+                precondition(d.flags(q) & ~PageFlag.waiters == PageFlag.reserved && d.refcount(q) == 0,
                              "online of zone \(node)/\(kind.name): pfn \(q) is not an offline frame")
                 d.storeFlags(q, 0)
             }

@@ -130,16 +130,6 @@ public struct PageDescriptors: @unchecked Sendable {
     public func setFlags(_ pfn: PFN, _ f: UInt32) -> UInt32 {
         flagsBase[Int(pfn)].bitwiseOr(f, ordering: .acquiringAndReleasing).oldValue
     }
-    /// Sets `f` only while one of `ifAny` is set (one CAS loop); returns whether it did.
-    public func setFlags(_ pfn: PFN, _ f: UInt32, ifAny: UInt32) -> Bool {
-        var cur = flagsBase[Int(pfn)].load(ordering: .acquiring)
-        while cur & ifAny != 0 {
-            let (ok, seen) = flagsBase[Int(pfn)].compareExchange(expected: cur, desired: cur | f, ordering: .acquiringAndReleasing)
-            if ok { return true }
-            cur = seen
-        }
-        return false
-    }
     /// Clears bits; returns the old word.
     @discardableResult @inline(__always)
     public func clearFlags(_ pfn: PFN, _ f: UInt32) -> UInt32 {

@@ -61,9 +61,13 @@ extension PhysicalMemory {
     private func waitForClear(_ pfn: PFN, _ bit: UInt32, _ kind: WaitChannel.Kind) {
         waitQueues.wait(
             key: UInt64(pfn), channel: WaitChannel(kind, UInt64(pfn)),
-            // Only while the bit is still set: a waiter that comes late must not leave
-            // PG_waiters on a page that was unlocked, freed and perhaps taken offline.
-            announce: { _ = pages.setFlags(pfn, PageFlag.waiters, ifAny: bit) },
+            // Unconditionally, before the check: setting PG_waiters only while the bit
+            // is still set loses a wake-up (the bit clears and is set again by another
+            // locker between this announce and the check; that locker's unlock then sees
+            // no waiter). A late waiter may therefore leave PG_waiters on a page that was
+            // unlocked meanwhile, as Linux may: the bit is only a hint, and whoever reads
+            // a page's flags word exactly (the checker, online_pages) masks it out.
+            announce: { pages.setFlags(pfn, PageFlag.waiters) },
             isDone: { !pages.test(pfn, bit) })
     }
 }
