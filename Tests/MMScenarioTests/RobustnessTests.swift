@@ -307,9 +307,18 @@ private struct Generator {
         for i in 0..<120 { text += "thread T\(i) {\ntouch A 0x100000 4K\n}\n" }
         text += "verify\n"
         let file = try dir.write("threads.mm", text)
-        let binary = try #require(Spawn.binary)
+        var binary = try #require(Spawn.binary)
         var prefix = [Spawn.which("prlimit")!, "--nproc=24:24"]
-        if getuid() == 0 { prefix = [Spawn.which("setpriv")!, "--reuid=65534", "--regid=65534", "--clear-groups"] + prefix }
+        if getuid() == 0 {
+            prefix = [Spawn.which("setpriv")!, "--reuid=65534", "--regid=65534", "--clear-groups"] + prefix
+            // The unprivileged uid must reach the binary: the build folder may lie under
+            // a private directory (a fresh clone in a 0700 temporary folder), so it runs
+            // a copy from the scratch folder (0755).
+            let copy = dir.path + "/mmlab"
+            try FileManager.default.copyItem(atPath: binary, toPath: copy)
+            chmod(copy, 0o755)
+            binary = copy
+        }
         let run = try Spawn.run(prefix + [binary, "run", file])
         #expect(!run.crashed && run.code == 2, "\(run)")
         #expect(run.stderr.contains("\(file):4: thread blocks: cannot start thread") && run.stderr.contains("nothing of this group ran"), "\(run)")
