@@ -102,7 +102,7 @@ public enum Compaction {
     public static func compactionSuitable(_ zone: Zone, order: Int, extfragThreshold: Int) -> Bool {
         guard compactionSuitableWatermark(zone, order: order) else { return false }
         if order > costlyOrder {
-            let index = fragmentationIndex(zone.freeBlockCounts(), order: order)
+            let index = FragmentationIndex.extfrag(order: order, ContigPageInfo(freeBlocks: zone.freeBlockCounts(), suitableOrder: order))
             if index >= 0 && index <= extfragThreshold { return false }
         }
         return true
