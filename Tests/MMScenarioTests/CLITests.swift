@@ -12,7 +12,7 @@ import Testing
 
 // MARK: Spawning mmlab
 
-private struct ProcessResult: CustomStringConvertible {
+struct ProcessResult: CustomStringConvertible {
     var exitCode: Int32?      // nil when killed by a signal
     var signal: Int32?
     var stdout: String
@@ -20,6 +20,8 @@ private struct ProcessResult: CustomStringConvertible {
     var timedOut: Bool
 
     var crashed: Bool { signal != nil || (exitCode ?? 0) > 128 || timedOut }
+    /// The exit code (nil when killed by a signal).
+    var code: Int32? { exitCode }
     var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
     var description: String {
         "exit \(exitCode.map(String.init) ?? "-") signal \(signal.map(String.init) ?? "-")\(timedOut ? " TIMED OUT" : "")\n"
@@ -27,7 +29,7 @@ private struct ProcessResult: CustomStringConvertible {
     }
 }
 
-private enum CLI {
+enum CLI {
     static let repoRoot: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)   // Tests/MMScenarioTests/CLITests.swift
@@ -84,6 +86,13 @@ private enum CLI {
     /// Runs mmlab with `args`, stdin from /dev/null; kills it after `timeout` seconds.
     static func run(_ args: [String], timeout: Double = 60) throws -> ProcessResult {
         let path = try #require(binary, missingMessage)
+        return try spawn([path] + args, timeout: timeout)
+    }
+
+    /// Runs `argv` (argv[0] a path), stdin from /dev/null, killed after `timeout` seconds;
+    /// each of stdout and stderr is kept up to 64 MiB (a flood is not what is tested).
+    static func spawn(_ argv: [String], timeout: Double) throws -> ProcessResult {
+        let path = argv[0], args = Array(argv.dropFirst())
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
@@ -126,7 +135,7 @@ private enum CLI {
             for f in fds where f.revents != 0 {
                 let n = read(f.fd, &chunk, chunk.count)
                 if n > 0 {
-                    if f.fd == outPipe[0] { out += chunk[0..<n] } else { err += chunk[0..<n] }
+                    if f.fd == outPipe[0] { if out.count < 64 << 20 { out += chunk[0..<n] } } else if err.count < 64 << 20 { err += chunk[0..<n] }
                 } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
                     close(f.fd)
                     open.removeAll { $0 == f.fd }

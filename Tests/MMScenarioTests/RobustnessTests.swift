@@ -14,96 +14,17 @@ import Testing
 
 // MARK: Spawning
 
-private struct Exit: CustomStringConvertible {
-    var code: Int32?, signal: Int32?, stdout: String, stderr: String, timedOut: Bool
-    var crashed: Bool { signal != nil || (code ?? 0) > 128 || timedOut }
-    var description: String {
-        "exit \(code.map(String.init) ?? "-") signal \(signal.map(String.init) ?? "-")\(timedOut ? " TIMED OUT" : "")\n"
-            + "--- stdout:\n\(stdout.prefix(1500))\n--- stderr:\n\(stderr.prefix(1500))"
-    }
-}
+/// The one spawner of the test target (CLITests.swift's `CLI.spawn`), under the names
+/// these tests use.
+private typealias Exit = ProcessResult
 
 private enum Spawn {
-    static let repoRoot: String = {
-        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/")
-    }()
-
-    /// The mmlab next to the test bundle (as CLITests finds it), else .build/debug/mmlab.
-    static let binary: String? = {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        var dirs: [String] = []
-        if n > 0 {
-            buf[n] = 0
-            var d = String(cString: buf)
-            for _ in 0..<6 {
-                guard let slash = d.lastIndex(of: "/") else { break }
-                d = String(d[..<slash])
-                dirs.append(d)
-            }
-        }
-        dirs.append(repoRoot + "/.build/debug")
-        return dirs.map { $0 + "/mmlab" }.first { access($0, X_OK) == 0 }
-    }()
+    static var binary: String? { CLI.binary }
 
     /// Runs `argv` (argv[0] a path), stdin /dev/null, killed after `timeout` seconds.
-    static func run(_ argv: [String], timeout: Double = 20) throws -> Exit {
-        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
-        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw POSIXError(.EIO) }
-        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        let cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cargs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, environ)
-        close(outPipe[1])
-        close(errPipe[1])
-        guard rc == 0 else {
-            close(outPipe[0]); close(errPipe[0])
-            throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO)
-        }
-        var out: [UInt8] = [], err: [UInt8] = []
-        var open = [outPipe[0], errPipe[0]]
-        var timedOut = false
-        let deadline = Date().addingTimeInterval(timeout)
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while !open.isEmpty {
-            if !timedOut && Date() >= deadline { timedOut = true; kill(pid, SIGKILL) }
-            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let ready = poll(&fds, nfds_t(fds.count), 100)
-            if ready < 0 && errno != EINTR { break }
-            if ready <= 0 { continue }
-            for f in fds where f.revents != 0 {
-                let n = read(f.fd, &chunk, chunk.count)
-                if n > 0 {
-                    // Bounded capture: a flood of output is not what is tested here.
-                    if f.fd == outPipe[0] { if out.count < 1 << 20 { out += chunk[0..<n] } } else if err.count < 1 << 20 { err += chunk[0..<n] }
-                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
-                    close(f.fd)
-                    open.removeAll { $0 == f.fd }
-                }
-            }
-        }
-        for fd in open { close(fd) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let sig = status & 0x7f
-        return Exit(code: sig == 0 ? (status >> 8) & 0xff : nil, signal: sig == 0 ? nil : sig,
-                    stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
-                    timedOut: timedOut)
-    }
+    static func run(_ argv: [String], timeout: Double = 20) throws -> Exit { try CLI.spawn(argv, timeout: timeout) }
 
-    static func mmlab(_ args: [String], timeout: Double = 20) throws -> Exit {
-        let path = try #require(binary, "mmlab not built next to the tests (swift build first)")
-        return try run([path] + args, timeout: timeout)
-    }
+    static func mmlab(_ args: [String], timeout: Double = 20) throws -> Exit { try CLI.run(args, timeout: timeout) }
 
     static func which(_ tool: String) -> String? {
         ["/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"].map { $0 + tool }.first { access($0, X_OK) == 0 }
