@@ -111,8 +111,11 @@ extension Machine {
                 return result
             }
             if pte.isZeroPage, !needFrame {
+                // The read happens here, under the ptl: a writer that replaces the zero
+                // page right after must not make this read look like a lost write.
+                let result = ReadResult(value: 0, expected: mm.expectedStamp(addr))
                 t.ptl.unlock()
-                return ReadResult(value: 0, expected: mm.expectedStamp(addr))
+                return result
             }
             t.ptl.unlock()
             try handleFault(mm, vma, t, addr, write: write, needFrame: needFrame)

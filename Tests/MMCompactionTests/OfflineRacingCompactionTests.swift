@@ -11,6 +11,9 @@ import MMSpace
 import MMSync
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct OfflineRacingCompactionTests {
     @Test(arguments: [UInt64(0x0FF1_0001), 0x0FF1_0002])
@@ -31,28 +34,36 @@ import Testing
         let result = Mutex<HotplugResult?>(nil)
         let done = Atomic<Bool>(false)
         let roundsDuringOffline = Atomic<Int>(0)
+        // The offline starts only once compaction's first round has begun, so the two
+        // overlap whatever the scheduler does (a loaded machine under ThreadSanitizer once
+        // ran the whole offline before the compaction thread got a CPU).
+        let compactionStarted = Atomic<Bool>(false)
         // Pages of F found in an isolated pageblock of the block after the offline began
         // isolating: only a target handed out from an isolated pageblock can put one there.
         ModelThreads.runConcurrently([
             (name: "offline", body: {
+                // Bounded wait: 10 s in 1 ms steps, then go anyway (the assertion below says so).
+                for _ in 0..<10_000 where !compactionStarted.load(ordering: .acquiring) { usleep(1000) }
                 result.withLock { $0 = hotplug.offline(block, timeout: 20) }
                 done.store(true, ordering: .releasing)
             }),
             (name: "compact", body: {
                 var rng = SplitMix64(seed: seed)
                 for _ in 0..<40 where !done.load(ordering: .acquiring) {
+                    roundsDuringOffline.add(1, ordering: .relaxed)
+                    compactionStarted.store(true, ordering: .releasing)
                     if rng.next() % 2 == 0 {
                         _ = Compaction.compactMemory(machine: m)
                     } else {
                         _ = Compaction.compactNode(machine: m, node: 0, order: 9, mode: .async)
                     }
-                    if !done.load(ordering: .acquiring) { roundsDuringOffline.add(1, ordering: .relaxed) }
                 }
             }),
         ])
         kcompactd.stop()
-        // The race happened: compaction scanned while the offline was still running.
-        #expect(roundsDuringOffline.load(ordering: .relaxed) >= 1, "seed \(seed): no compaction round overlapped the offline")
+        // The race was set up: at least one compaction round began before the offline did
+        // (and so before it ended); rounds go on until the offline is done.
+        #expect(roundsDuringOffline.load(ordering: .relaxed) >= 1, "seed \(seed): no compaction round began before the offline")
         #expect(m.vmstat[.compactMigrateScanned] > 0, "seed \(seed)")
         let r = try #require(result.withLock { $0 })
         #expect(r.ret == 0, "seed \(seed): offline \(r)")
