@@ -67,6 +67,8 @@ public struct KernelSnapshot: Sendable {
     public var meminfo: [String: Int]
     /// Counts over every PFN.
     public var counts: ClassCounts
+    /// Every file folio head with its dirty / writeback / locked / private bits (FileFolios.swift).
+    public var fileFolios = FileFolioTable()
 
     public var pageblockPages: Int { 1 << pageblockOrder }
 

@@ -46,7 +46,8 @@ extension KernelSnapshot {
         for z in zones where z.spanned > 0 && z.endPFN > n {
             throw SnapshotError(zoneinfoFile, "zone \(z.name) ends at PFN \(z.endPFN) but kpageflags has only \(n) PFNs")
         }
-        var (cells, counted) = PageClassifier.classify(flags: flags, counts: counts, ram: ram)
+        let classified = PageClassifier.classifyWithFolios(flags: flags, counts: counts, ram: ram)
+        var cells = classified.cells, counted = classified.counts
         var types = [UInt8](repeating: PageblockType.none.rawValue, count: (n + (1 << order) - 1) >> order)
         let inference = PageblockInference(cells: cells, order: order, ram: ram)
         var out: [SnapshotZone] = []
@@ -71,7 +72,7 @@ extension KernelSnapshot {
         if at < n { holes.append(PFNRange(start: at, end: n)) }
         return KernelSnapshot(meta: meta, pfnCount: n, pageblockOrder: order, zones: out, ram: ram, holes: holes,
                               cells: cells, pageblockTypes: types, buddyinfo: buddyinfo, vmstat: vmstat,
-                              meminfo: meminfo, counts: counted)
+                              meminfo: meminfo, counts: counted, fileFolios: classified.fileFolios)
     }
 
     /// Reads `base.bin.gz` (or, failing that, `base.bin`): raw little-endian u64 per PFN.
