@@ -42,14 +42,14 @@ public enum SnapshotPicture {
         for z in s.zones {
             let startMiB = (z.startPFN & ~(pageblockPages - 1)) >> 8
             func panel(_ name: String, _ cells: [UInt8], free: Int) -> PageblockPicture.Panel {
-                PageblockPicture.Panel(title: "Node \(z.node) \(z.name) — \(name) (\(free) wholly free)",
+                PageblockPicture.Panel(title: "\(z.name) — \(name) (\(free) free)",
                                        cells: classes(cells: cells, from: z.startPFN, to: z.endPFN), addressLabels: (startMiB, 2))
             }
             func free(_ cells: [UInt8]) -> Int {
                 KernelSnapshot.whollyFreePageblocks(cells: cells, from: z.startPFN, to: min(z.initialisedEnd, cells.count), order: s.pageblockOrder, countZeroFree: true)
             }
-            var row = [panel("snapshot before", s.cells, free: free(s.cells)),
-                       panel("mmlab predicted after", p.cellsAfter, free: free(p.cellsAfter))]
+            var row = [panel("before", s.cells, free: free(s.cells)),
+                       panel("mmlab after", p.cellsAfter, free: free(p.cellsAfter))]
             if let a = kernelAfter, a.pfnCount == s.pfnCount { row.append(panel("kernel after", a.cells, free: free(a.cells))) }
             rows.append(row)
             let pad = { (name: String) in name.padding(to: 24) }
@@ -66,7 +66,7 @@ public enum SnapshotPicture {
         var sub = subtitle
         sub.append("mmlab: \(p.pagesMigrated) pages migrated, \(p.pagesFailed) failed; scanners met at "
                    + p.zones.map { "\($0.zone) 0x\(String($0.migratePFN, radix: 16))" }.joined(separator: ", ")
-                   + "; one cell = one 2 MiB pageblock, free = buddy or flags-0 pages")
+                   + "; one cell = one 2 MiB pageblock; free = every page buddy or flags 0 (count: wholly free blocks)")
         return PageblockPicture(title: title, subtitle: sub, panelRows: rows, tables: tables)
     }
 }

@@ -18,6 +18,8 @@ struct Snapshot: ParsableCommand {
     @Option(help: "Only PFNs below this one (a multiple of 4096, e.g. 0x180000): whole zones below it, the zone it cuts as a prefix.")
     var cropEnd: String?
     @Option(help: "With --replay: write the pageblock picture (snapshot before | mmlab after) as SVG to this file.") var svg: String?
+    @Option(help: "With --svg: the snapshot of the kernel's own state after its compaction (kernel compact's DIR/after), a third panel.")
+    var kernelAfter: String?
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
@@ -32,7 +34,9 @@ struct Snapshot: ParsableCommand {
             FileHandleOut.out(json ? snapshotJSON(snap).text : snapshotText(snap, dir: dir))
             return
         }
-        try replaySnapshot(snap, dir: dir, svg: svg, json: json)
+        if kernelAfter != nil && svg == nil { throw ValidationError("--kernel-after needs --svg") }
+        let after = try kernelAfter.map { try loadSnapshot($0, cropEnd: cropEnd) }
+        try replaySnapshot(snap, dir: dir, svg: svg, json: json, kernelAfter: after)
     }
 }
 
@@ -52,11 +56,11 @@ func loadSnapshot(_ dir: String, cropEnd: String?) throws -> KernelSnapshot {
 
 /// The replay of `mmlab snapshot --replay` and `mmlab compact --snapshot`: prediction
 /// printed (text or JSON), picture written to `svg`.
-func replaySnapshot(_ snap: KernelSnapshot, dir: String, svg: String?, json: Bool) throws {
+func replaySnapshot(_ snap: KernelSnapshot, dir: String, svg: String?, json: Bool, kernelAfter: KernelSnapshot? = nil) throws {
     if let svg, !writeFile(svg, "") { throw ValidationError("--svg: cannot write '\(svg)'") }
     guard let p = predict(snapshot: snap) else { failBadInput(modelUnavailableReason ?? "replay failed") }
     if let svg {
-        let pic = SnapshotPicture.picture(before: snap, prediction: p, kernelAfter: nil, title: "mmlab replay of \(dir)",
+        let pic = SnapshotPicture.picture(before: snap, prediction: p, kernelAfter: kernelAfter, title: "mmlab replay of \(dir)",
                                           subtitle: ["kernel \(snap.meta?.kernelRelease ?? "?"), \(snap.meta?.timeUTC ?? "?"), \(snap.pfnCount) PFNs"])
         guard writeFile(svg, pic.svg) else { throw ValidationError("--svg: cannot write '\(svg)'") }
     }
