@@ -33,7 +33,7 @@ let package = Package(
         // Deterministic interleaving explorer (docs/ARCHITECTURE.md, The scheduling interface)
         .target(name: "MMExplore", dependencies: ["MMSync", "CMMSupport"]),
         // Scenario files: parser and runner (docs/SCENARIOS.md)
-        .target(name: "MMScenario", dependencies: ["MMCompaction", "MMHotplug", "MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore"]),
+        .target(name: "MMScenario", dependencies: ["MMCompaction", "MMHotplug", "MMMigrate", "MMCheck", "MMSpace", "MMPhysical", "MMSync", "MMExplore", "MMSnapshot"]),
         // gzip through the system zlib (Debian zlib1g-dev), for snapshot files.
         .target(name: "CMMZlib", linkerSettings: [.linkedLibrary("z")]),
         // A real machine's physical memory map: /proc readers, PFN classification (docs/SNAPSHOT.md)
@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "MMCompactionTests", dependencies: ["MMCompaction", "MMHotplug", "MMScenario", "MMExplore", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMHotplugTests", dependencies: ["MMHotplug", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMExploreTests", dependencies: ["MMExplore", "MMSync", "MMScenario"]),
-        .testTarget(name: "MMSnapshotTests", dependencies: ["MMSnapshot"], exclude: ["Fixtures"]),
+        .testTarget(name: "MMSnapshotTests", dependencies: ["MMSnapshot", "MMScenario", "MMCheck", "MMCompaction", "MMSpace", "MMPhysical"], exclude: ["Fixtures"]),
         .testTarget(name: "MMScenarioTests", dependencies: ["MMScenario", "MMCheck", "MMExplore", "MMSync"]),
     ],
     swiftLanguageModes: [.v6]

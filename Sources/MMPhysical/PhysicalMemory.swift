@@ -35,9 +35,11 @@ public final class PhysicalMemory: @unchecked Sendable {
 
     /// Boots the machine: maps descriptor and frame storage (lazily: untouched memory
     /// costs nothing), lays out nodes, zones and memory blocks, marks holes reserved and
-    /// hands every other frame to the buddy allocator in the largest aligned blocks.
-    public init(_ config: MachineConfig) {
+    /// hands every other frame to the buddy allocator in the largest aligned blocks — or,
+    /// with a `layout` (BootLayout.swift), gives each frame the state the layout says.
+    public init(_ config: MachineConfig, layout: BootLayout? = nil) {
         precondition(config.problem == nil, config.problem ?? "")
+        if let p = layout?.problem(config) { preconditionFailure("boot layout: " + p) }
         self.config = config
         guard let d = PageDescriptors(count: config.totalPages),
               let f = FrameStore(frames: config.totalPages, mode: config.content, populate: config.populate)
@@ -90,7 +92,7 @@ public final class PhysicalMemory: @unchecked Sendable {
         }
         blocks = bs
         Self.setupWatermarks(zs)
-        for z in zs { Self.bootFree(z, d) }
+        if let layout { Self.bootFromLayout(zs, d, layout, guard: hostGuard) } else { for z in zs { Self.bootFree(z, d) } }
     }
 
     /// Linux: __setup_per_zone_wmarks() over the whole machine.

@@ -67,6 +67,11 @@ public struct KernelSnapshot: Sendable {
     public var meminfo: [String: Int]
     /// Counts over every PFN.
     public var counts: ClassCounts
+    /// Every file folio head with its dirty / writeback / locked / private bits (FileFolios.swift).
+    public var fileFolios = FileFolioTable()
+    /// How long `load` took: "read" (files read, page arrays decompressed, text parsed)
+    /// and "classify" (classification and pageblock inference), in seconds.
+    public var loadSeconds: [(phase: String, seconds: Double)] = []
 
     public var pageblockPages: Int { 1 << pageblockOrder }
 

@@ -92,8 +92,16 @@ public enum PageClassifier {
     /// Classifies PFNs [0, flags.count). `ram` (sorted) marks the PFNs that are System
     /// RAM; everything else is a hole. Returns one `PageCell` byte per PFN and the counts.
     public static func classify(flags: [UInt64], counts: [UInt64], ram: [PFNRange]) -> ([UInt8], ClassCounts) {
+        let r = classifyWithFolios(flags: flags, counts: counts, ram: ram)
+        return (r.cells, r.counts)
+    }
+
+    /// `classify`, plus the side table of file folio heads (FileFolios.swift).
+    public static func classifyWithFolios(flags: [UInt64], counts: [UInt64], ram: [PFNRange])
+        -> (cells: [UInt8], counts: ClassCounts, fileFolios: FileFolioTable) {
         // The loader refuses arrays of different lengths; a shorter count array reads as 0.
         let n = flags.count
+        var folios = FileFolioTable()
         let counts = counts.count >= n ? counts : counts + [UInt64](repeating: 0, count: n - counts.count)
         var cells = [UInt8](repeating: 0, count: n)
         var tally = ClassCounts()
@@ -109,16 +117,17 @@ public enum PageClassifier {
             } else if f & KPF.buddy != 0 {
                 pfn = classifyBuddyRun(from: pfn, flags: flags, isRAM: isRAM, cells: &cells, tally: &tally)
             } else if f & KPF.compoundHead != 0 {
-                pfn = classifyFolio(from: pfn, flags: flags, counts: counts, isRAM: isRAM, cells: &cells, tally: &tally)
+                pfn = classifyFolio(from: pfn, flags: flags, counts: counts, isRAM: isRAM, cells: &cells, tally: &tally, folios: &folios)
             } else {
                 let (cls, why) = classifySingle(f, counts[pfn])
                 cells[pfn] = PageCell(cls, headOrder: 0).raw
+                if cls == .file { folios.append(head: pfn, flags: f) }
                 tally.pages[Int(cls.rawValue)] += 1
                 if let why { tally.unmovable[why, default: 0] += 1 }
                 pfn += 1
             }
         }
-        return (cells, tally)
+        return (cells, tally, folios)
     }
 
     /// A page that is neither free in the buddy nor part of a compound page.
@@ -160,7 +169,7 @@ public enum PageClassifier {
     /// A compound head and its tail pages: one unit whose order is the power of two
     /// covering head + tails; its class is the head's.
     static func classifyFolio(from head: Int, flags: [UInt64], counts: [UInt64], isRAM: [Bool],
-                              cells: inout [UInt8], tally: inout ClassCounts) -> Int {
+                              cells: inout [UInt8], tally: inout ClassCounts, folios: inout FileFolioTable) -> Int {
         // Tail pages report their folio's flags (stable_page_flags() reads folio->flags), so a
         // tail whose LRU/ANON/SLAB bits differ from the head's belongs to another folio.
         let folioBits = KPF.lru | KPF.anon | KPF.slab
@@ -177,9 +186,13 @@ public enum PageClassifier {
         else { cls = .unmovable; why = unmovableReason(f & ~(KPF.compoundHead | KPF.thp)) }
         let unit = 1 << order
         cells[head] = PageCell(cls, headOrder: order).raw
+        if cls == .file { folios.append(head: head, flags: f) }
         for q in (head + 1)..<(head + unit) { cells[q] = PageCell(cls, headOrder: nil).raw }
         // Tails past the power of two (a read torn by a concurrent split) count as single pages.
-        for q in (head + unit)..<end { cells[q] = PageCell(cls, headOrder: 0).raw }
+        for q in (head + unit)..<end {
+            cells[q] = PageCell(cls, headOrder: 0).raw
+            if cls == .file { folios.append(head: q, flags: flags[q]) }
+        }
         tally.pages[Int(cls.rawValue)] += size
         if let why { tally.unmovable[why, default: 0] += size }
         if cls.isMovable && order > 0 { tally.movableFolios += 1 }

@@ -1,6 +1,7 @@
 // Reading a snapshot directory back into a `KernelSnapshot`: every file bounded, every
 // malformed one a `SnapshotError` naming the file (and line), never a trap.
 
+import CMMSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,7 @@ extension KernelSnapshot {
     /// Reads the snapshot in `directory` (see docs/SNAPSHOT.md for the layout).
     public static func load(directory: String) throws -> KernelSnapshot {
         let dir = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let t0 = mm_now_ns()
         let flags = try readPageArray(dir: dir, base: "kpageflags")
         let counts = try readPageArray(dir: dir, base: "kpagecount")
         guard flags.count == counts.count else {
@@ -29,8 +31,11 @@ extension KernelSnapshot {
         let meminfo = try ProcParsers.keyValues(try text("meminfo.txt"), file: f("meminfo.txt"))
         let ram = try ProcParsers.iomem(try text("iomem.txt"), file: f("iomem.txt"))
         let meta = try SnapshotMeta.parse(try SnapshotIO.readFile(f("snapshot.json"), limit: SnapshotLimits.textBytes), file: f("snapshot.json"))
-        return try build(flags: flags, counts: counts, zones: zones, pagetype: pagetype, buddyinfo: buddy,
+        let t1 = mm_now_ns()
+        var s = try build(flags: flags, counts: counts, zones: zones, pagetype: pagetype, buddyinfo: buddy,
                          vmstat: vmstat, meminfo: meminfo, ram: ram, meta: meta, zoneinfoFile: f("zoneinfo.txt"))
+        s.loadSeconds = [("read", Double(t1 - t0) / 1e9), ("classify", Double(mm_now_ns() - t1) / 1e9)]
+        return s
     }
 
     /// Builds a snapshot from already-parsed parts (tests build small ones by hand).
@@ -46,7 +51,8 @@ extension KernelSnapshot {
         for z in zones where z.spanned > 0 && z.endPFN > n {
             throw SnapshotError(zoneinfoFile, "zone \(z.name) ends at PFN \(z.endPFN) but kpageflags has only \(n) PFNs")
         }
-        var (cells, counted) = PageClassifier.classify(flags: flags, counts: counts, ram: ram)
+        let classified = PageClassifier.classifyWithFolios(flags: flags, counts: counts, ram: ram)
+        var cells = classified.cells, counted = classified.counts
         var types = [UInt8](repeating: PageblockType.none.rawValue, count: (n + (1 << order) - 1) >> order)
         let inference = PageblockInference(cells: cells, order: order, ram: ram)
         var out: [SnapshotZone] = []
@@ -71,7 +77,7 @@ extension KernelSnapshot {
         if at < n { holes.append(PFNRange(start: at, end: n)) }
         return KernelSnapshot(meta: meta, pfnCount: n, pageblockOrder: order, zones: out, ram: ram, holes: holes,
                               cells: cells, pageblockTypes: types, buddyinfo: buddyinfo, vmstat: vmstat,
-                              meminfo: meminfo, counts: counted)
+                              meminfo: meminfo, counts: counted, fileFolios: classified.fileFolios)
     }
 
     /// Reads `base.bin.gz` (or, failing that, `base.bin`): raw little-endian u64 per PFN.

@@ -163,9 +163,10 @@ public final class Machine: @unchecked Sendable {
     /// least: HostBudget (MMPhysical) owns the rule and counts their host memory.
     public static func pageTableLimit(_ config: MachineConfig) -> Int { HostBudget.pageTableLimit(config) }
 
-    public init(_ config: MachineConfig) {
+    /// `layout`: boot from a per-PFN layout (MMPhysical/BootLayout.swift) instead of an empty machine.
+    public init(_ config: MachineConfig, layout: BootLayout? = nil) {
         pageTableQuota = PageTableQuota(limit: Self.pageTableLimit(config))
-        phys = PhysicalMemory(config)
+        phys = PhysicalMemory(config, layout: layout)
         slab = AnonVmaSlab(vmstat: phys.vmstat)
     }
 

@@ -3,6 +3,7 @@
 import ArgumentParser
 import MMPhysical
 import MMScenario
+import MMSnapshot
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,9 +23,16 @@ struct Compact: ParsableCommand {
     @Option(help: "sync, sync-light or async.") var mode: CompactModeName = .sync
     @Flag(help: "Let kcompactd's proactive compaction alone do it, until it sleeps.") var proactive = false
     @Option(help: "Write the pageblock picture (SVG) to this file.") var svg: String?
+    @Option(help: "Replay this snapshot directory (mmlab snapshot) instead: its machine, full compaction; the machine options are not used.")
+    var snapshot: String?
     @Flag(help: "One JSON object.") var json = false
 
     func run() throws {
+        if let snapshot {
+            // The snapshot fixes the machine and the request (compact_memory).
+            try replaySnapshot(try loadSnapshot(snapshot, cropEnd: nil), dir: snapshot, svg: svg, json: json)
+            return
+        }
         var o = CompactOptions()
         guard nodes >= 1, nodes <= 64 else { throw ValidationError("--nodes must be 1…64") }
         o.nodes = nodes

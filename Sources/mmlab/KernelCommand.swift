@@ -28,9 +28,12 @@ struct KernelCompact: ParsableCommand {
     @Option(help: "Memory the fragmenter maps (every other page is freed).") var mem = "2G"
     @Option(help: "Settle time before the snapshot and after the compaction (e.g. 5s, 500ms).") var settle = "5s"
     @Option(help: "Directory for every file read (default /tmp/mmlab-kernel-compact-PID).") var out: String?
+    @Option(help: "Write the pageblock picture (snapshot before | mmlab predicted after | kernel after) as SVG to this file.")
+    var svg: String?
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
+        if let svg, !writeFile(svg, "") { throw ValidationError("--svg: cannot write '\(svg)'") }
         let bytes = try parseSize(mem, "--mem")
         guard bytes >= 16 << 20, bytes % 4096 == 0 else { throw ValidationError("--mem: at least 16M, a multiple of 4 KiB") }
         let settleS = try parseDuration(settle, "--settle")
@@ -46,6 +49,11 @@ struct KernelCompact: ParsableCommand {
         let model = modelCompactSameSize(bytes: bytes)
         let report = kernelCompactJSON(run, prediction: prediction, model: model)
         try? writeTextFile("\(dir)/report.json", report.text + "\n")
+        if let svg, let p = prediction {
+            let pic = SnapshotPicture.picture(before: run.before, prediction: p, kernelAfter: run.after, title: "mmlab kernel compact",
+                                              subtitle: ["kernel \(run.before.meta?.kernelRelease ?? "?"): \(run.delta("pgmigrate_success")) pages migrated in \(fmt(run.seconds)) s; files in \(dir)"])
+            guard writeFile(svg, pic.svg) else { throw ValidationError("--svg: cannot write '\(svg)'") }
+        }
         FileHandleOut.out(json ? report.text : kernelCompactText(run, prediction: prediction, model: model))
         if !run.fragmenterOK { throw ExitCode(1) }
     }

@@ -1,6 +1,7 @@
 // `mmlab kernel compact`'s model side and its report: the prediction for the BEFORE
-// snapshot (mmlab's own full compaction of a replayed machine) and mmlab's speed on a
-// machine the size of the fragmented region, beside the kernel's figures.
+// snapshot (mmlab's own full compaction of a replayed machine, MMScenario's
+// SnapshotReplay) and mmlab's speed on a machine the size of the fragmented region,
+// beside the kernel's figures.
 
 import CMMSupport
 import MMCompaction
@@ -8,31 +9,6 @@ import MMPhysical
 import MMScenario
 import MMSnapshot
 import MMSpace
-
-/// mmlab's prediction of a full compaction (compact_memory) of a snapshot.
-struct Prediction {
-    struct Zone {
-        var node: Int
-        var zone: String
-        var migratePFN: Int
-        var freePFN: Int
-        var status: String
-        var pageblocksFreeBefore: Int
-        /// The same count on the rebuilt machine before compaction (equals `…Before` when faithful).
-        var pageblocksFreeReplayed: Int
-        var pageblocksFreeAfter: Int
-        var buddyinfoAfter: [Int]
-    }
-    var pagesMigrated: Int
-    var pagesFailed: Int
-    var migrateScanned: Int
-    var freeScanned: Int
-    var zones: [Zone]
-    /// Build + compact + count, in seconds.
-    var seconds: Double
-    var buildSeconds: Double
-    var compactSeconds: Double
-}
 
 /// mmlab's own content=full compaction of a machine the size of the fragmented region.
 struct ModelSpeed {
@@ -44,40 +20,14 @@ struct ModelSpeed {
 /// Why the model side is missing from a report (nil when it ran).
 nonisolated(unsafe) var modelUnavailableReason: String?
 
-/// Replays `snapshot` in mmlab (SnapshotReplay.swift) and runs full compaction on it
-/// (compact_memory: every zone, order -1, sync). Nil, with the reason in
+/// Replays `snapshot` in mmlab (MMScenario/SnapshotReplay.swift) and runs full compaction
+/// on it (compact_memory: every zone, order -1, sync). Nil, with the reason in
 /// `modelUnavailableReason`, when the snapshot does not fit the model.
 func predict(snapshot s: KernelSnapshot) -> Prediction? {
-    if let p = SnapshotReplay.problem(s) { modelUnavailableReason = "replay: " + p; return nil }
-    let t0 = mm_now_ns()
-    let r: ReplayedMachine
-    do { r = try SnapshotReplay.build(s) } catch { modelUnavailableReason = "replay: \(error)"; return nil }
-    let placeholders = Set(r.zeroFree)
-    // The replayed machine's own count before compaction: equal to the snapshot's when the
-    // rebuild is faithful (a check of the replay itself).
-    let replayed = s.zones.map { SnapshotReplay.whollyFreePageblocks(r.machine, from: $0.startPFN, to: $0.initialisedEnd, placeholders: placeholders) }
-    let t1 = mm_now_ns()
-    let results = Compaction.compactMemory(machine: r.machine)
-    let t2 = mm_now_ns()
-    var zones: [Prediction.Zone] = []
-    for res in results {
-        guard let z = r.machine.phys.zones.first(where: { $0.node == res.node && $0.name == res.zone }) else { continue }
-        // The snapshot's zones this model zone covers (DMA folds into DMA32).
-        let covered = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) }
-        let before = covered.reduce(0) { $0 + s.whollyFreePageblocks(zone: $1, countZeroFree: true) }
-        let rebuilt = zip(s.zones, replayed).filter { z0, _ in covered.contains(z0) }.reduce(0) { $0 + $1.1 }
-        let after = covered.reduce(0) { acc, sz in
-            acc + SnapshotReplay.whollyFreePageblocks(r.machine, from: sz.startPFN, to: sz.initialisedEnd, placeholders: placeholders)
-        }
-        zones.append(.init(node: res.node, zone: res.zone, migratePFN: Int(res.migratePFN), freePFN: Int(res.freePFN),
-                           status: "\(res.status)", pageblocksFreeBefore: before, pageblocksFreeReplayed: rebuilt, pageblocksFreeAfter: after,
-                           buddyinfoAfter: z.freeBlockCounts()))
+    do { return try SnapshotReplay.predict(s) } catch {
+        modelUnavailableReason = "replay: \(error)"
+        return nil
     }
-    let t3 = mm_now_ns()
-    return Prediction(pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, pagesFailed: results.reduce(0) { $0 + $1.pagesFailed },
-                      migrateScanned: results.reduce(0) { $0 + $1.migrateScanned }, freeScanned: results.reduce(0) { $0 + $1.freeScanned },
-                      zones: zones, seconds: Double(t3 - t0) / 1e9, buildSeconds: Double(t1 - t0) / 1e9,
-                      compactSeconds: Double(t2 - t1) / 1e9)
 }
 
 /// Times mmlab's full compaction (content=full) of a one-node machine of `bytes`,

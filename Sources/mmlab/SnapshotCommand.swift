@@ -15,6 +15,11 @@ struct Snapshot: ParsableCommand {
     @Argument(help: "Snapshot directory (created if missing).") var dir: String
     @Flag(help: "Read an existing snapshot and summarise it instead of capturing (no root needed).") var read = false
     @Flag(help: "Also replay the snapshot in mmlab and print the predicted full compaction (compact_memory).") var replay = false
+    @Option(help: "Only PFNs below this one (a multiple of 4096, e.g. 0x180000): whole zones below it, the zone it cuts as a prefix.")
+    var cropEnd: String?
+    @Option(help: "With --replay: write the pageblock picture (snapshot before | mmlab after) as SVG to this file.") var svg: String?
+    @Option(help: "With --svg: the snapshot of the kernel's own state after its compaction (kernel compact's DIR/after), a third panel.")
+    var kernelAfter: String?
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
@@ -23,15 +28,43 @@ struct Snapshot: ParsableCommand {
             guard missing.isEmpty else { failBadInput("snapshot needs " + missing.joined(separator: "; ")) }
             do { try SnapshotCapture.capture(to: dir) } catch let e as SnapshotError { failBadInput(e.description) }
         }
-        let snap: KernelSnapshot
-        do { snap = try KernelSnapshot.load(directory: dir) } catch let e as SnapshotError { failBadInput(e.description) }
+        if svg != nil && !replay { throw ValidationError("--svg needs --replay") }
+        let snap = try loadSnapshot(dir, cropEnd: cropEnd)
         guard replay else {
             FileHandleOut.out(json ? snapshotJSON(snap).text : snapshotText(snap, dir: dir))
             return
         }
-        guard let p = predict(snapshot: snap) else { failBadInput(modelUnavailableReason ?? "replay failed") }
-        FileHandleOut.out(json ? predictionJSON(p, snap).text : snapshotText(snap, dir: dir) + predictionText(p))
+        if kernelAfter != nil && svg == nil { throw ValidationError("--kernel-after needs --svg") }
+        let after = try kernelAfter.map { try loadSnapshot($0, cropEnd: cropEnd) }
+        try replaySnapshot(snap, dir: dir, svg: svg, json: json, kernelAfter: after)
     }
+}
+
+/// Reads a snapshot (exit 2 on a bad one), cropped to PFNs below `cropEnd` if given.
+func loadSnapshot(_ dir: String, cropEnd: String?) throws -> KernelSnapshot {
+    var end: Int?
+    if let c = cropEnd {
+        let v = c.hasPrefix("0x") ? Int(c.dropFirst(2), radix: 16) : Int(c)
+        guard let v else { throw ValidationError("--crop-end: '\(c)' is not a PFN (decimal or 0x hex)") }
+        end = v
+    }
+    do {
+        let s = try KernelSnapshot.load(directory: dir)
+        return try end.map { try s.cropped(toEnd: $0) } ?? s
+    } catch let e as SnapshotError { failBadInput(e.description) }
+}
+
+/// The replay of `mmlab snapshot --replay` and `mmlab compact --snapshot`: prediction
+/// printed (text or JSON), picture written to `svg`.
+func replaySnapshot(_ snap: KernelSnapshot, dir: String, svg: String?, json: Bool, kernelAfter: KernelSnapshot? = nil) throws {
+    if let svg, !writeFile(svg, "") { throw ValidationError("--svg: cannot write '\(svg)'") }
+    guard let p = predict(snapshot: snap) else { failBadInput(modelUnavailableReason ?? "replay failed") }
+    if let svg {
+        let pic = SnapshotPicture.picture(before: snap, prediction: p, kernelAfter: kernelAfter, title: "mmlab replay of \(dir)",
+                                          subtitle: ["kernel \(snap.meta?.kernelRelease ?? "?"), \(snap.meta?.timeUTC ?? "?"), \(snap.pfnCount) PFNs"])
+        guard writeFile(svg, pic.svg) else { throw ValidationError("--svg: cannot write '\(svg)'") }
+    }
+    FileHandleOut.out(json ? predictionJSON(p, snap).text : snapshotText(snap, dir: dir) + predictionText(p))
 }
 
 /// `"snapshot":{…}` of every report: what was read, the classification counts, and the
@@ -69,7 +102,19 @@ func snapshotJSON(_ s: KernelSnapshot) -> JSONValue {
         ("pages", counts(s.counts)),
         ("unmovable", .object(UnmovableReason.allCases.map { ($0.rawValue, .int(s.counts.unmovable[$0] ?? 0)) })),
         ("movable_large_folios", .int(s.counts.movableFolios)),
+        ("file_folios", fileFoliosJSON(s.fileFolioCounts, count: s.fileFolios.count)),
+        ("load_seconds", .object(s.loadSeconds.map { ($0.phase, .double($0.seconds)) })),
         ("zones", .array(zones)),
+    ])
+}
+
+/// Page-cache folios by order and by the kpageflags bits a migration cares about.
+func fileFoliosJSON(_ c: FileFolioCounts, count: Int) -> JSONValue {
+    .object([
+        ("count", .int(count)), ("by_order", .array(c.byOrder.map { .int($0) })),
+        ("dirty", .int(c.dirty)), ("writeback", .int(c.writeback)), ("locked", .int(c.locked)),
+        ("private", .int(c.privateData)), ("private_2", .int(c.private2)),
+        ("large_dirty", .int(c.largeDirty)), ("large_private", .int(c.largePrivate)),
     ])
 }
 
@@ -82,6 +127,10 @@ func snapshotText(_ s: KernelSnapshot, dir: String) -> String {
     out += "  pages: " + PageClass.allCases.map { "\($0.name) \(s.counts[$0])" }.joined(separator: ", ") + "\n"
     out += "  unmovable: " + UnmovableReason.allCases.map { "\($0.rawValue) \(s.counts.unmovable[$0] ?? 0)" }.joined(separator: ", ")
     out += "; movable large folios \(s.counts.movableFolios)\n"
+    let ff = s.fileFolioCounts
+    out += "  file folios: \(s.fileFolios.count) (by order " + ff.byOrder.enumerated().filter { $0.element > 0 }.map { "\($0.offset):\($0.element)" }.joined(separator: " ")
+    out += "); dirty \(ff.dirty) (large \(ff.largeDirty)), writeback \(ff.writeback), locked \(ff.locked), private \(ff.privateData) (large \(ff.largePrivate)), private_2 \(ff.private2)\n"
+    if !s.loadSeconds.isEmpty { out += "  load: " + s.loadSeconds.map { "\($0.phase) \(fmt($0.seconds)) s" }.joined(separator: ", ") + "\n" }
     out += "  holes: " + s.holes.map { "[\(hex($0.start)), \(hex($0.end)))" }.joined(separator: " ") + "\n"
     for z in s.zones {
         let c = s.counts(zone: z)
@@ -107,7 +156,8 @@ extension String {
 /// The predicted compaction of a replayed snapshot, beside the snapshot's own buddyinfo.
 func predictionText(_ p: Prediction) -> String {
     var out = "mmlab replay, full compaction (compact_memory): \(p.pagesMigrated) pages migrated, \(p.pagesFailed) failed, "
-    out += "scanned \(p.migrateScanned) (migrate) / \(p.freeScanned) (free); build \(fmt(p.buildSeconds)) s, compact \(fmt(p.compactSeconds)) s, all \(fmt(p.seconds)) s\n"
+    out += "scanned \(p.migrateScanned) (migrate) / \(p.freeScanned) (free); build \(fmt(p.buildSeconds)) s, compact \(fmt(p.compactSeconds)) s, "
+    out += "report \(fmt(p.reportSeconds)) s, all \(fmt(p.seconds)) s\n"
     for z in p.zones {
         out += "  zone \(z.node)/\(z.zone): scanners met at migrate \(hex(z.migratePFN)) free \(hex(z.freePFN)), status \(z.status); "
         out += "wholly free pageblocks \(z.pageblocksFreeBefore) (rebuilt: \(z.pageblocksFreeReplayed)) → \(z.pageblocksFreeAfter)\n"
@@ -121,6 +171,7 @@ func predictionJSON(_ p: Prediction, _ s: KernelSnapshot) -> JSONValue {
         ("pages_migrated", .int(p.pagesMigrated)), ("pages_failed", .int(p.pagesFailed)),
         ("migrate_scanned", .int(p.migrateScanned)), ("free_scanned", .int(p.freeScanned)),
         ("seconds", .double(p.seconds)), ("build_seconds", .double(p.buildSeconds)), ("compact_seconds", .double(p.compactSeconds)),
+        ("report_seconds", .double(p.reportSeconds)), ("movable_pages", .int(p.movablePages)), ("unmovable_pages", .int(p.unmovablePages)),
         ("zones", .array(p.zones.map { z in .object([
             ("node", .int(z.node)), ("zone", .string(z.zone)), ("migrate_pfn", .int(z.migratePFN)), ("free_pfn", .int(z.freePFN)),
             ("status", .string(z.status)),

@@ -1,0 +1,78 @@
+// The prediction of a replayed snapshot: Linux's full compaction (compact_memory: every
+// zone, order -1, sync) of the rebuilt machine (SnapshotReplay.swift), with the figures
+// `mmlab snapshot --replay`, `mmlab compact --snapshot` and `mmlab kernel compact` print.
+
+import CMMSupport
+import MMCompaction
+import MMPhysical
+import MMSnapshot
+import MMSpace
+
+extension SnapshotReplay {
+    /// Replays `s` and runs full compaction on it. Throws a `SnapshotError` when the
+    /// snapshot does not fit the model.
+    public static func predict(_ s: KernelSnapshot) throws -> Prediction {
+        let t0 = mm_now_ns()
+        let r = try build(s)
+        let replayedCells = cells(r.machine, s)
+        let t1 = mm_now_ns()
+        let results = Compaction.compactMemory(machine: r.machine)
+        let t2 = mm_now_ns()
+        let afterCells = cells(r.machine, s)
+        func free(_ c: [UInt8], _ z: SnapshotZone) -> Int {
+            KernelSnapshot.whollyFreePageblocks(cells: c, from: z.startPFN, to: min(z.initialisedEnd, c.count), order: pageblockOrder, countZeroFree: true)
+        }
+        var zones: [Prediction.Zone] = []
+        for res in results {
+            guard let z = r.machine.phys.zones.first(where: { $0.node == res.node && $0.name == res.zone }) else { continue }
+            // The snapshot's zones this model zone covers (DMA folds into DMA32).
+            let covered = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) }
+            zones.append(.init(node: res.node, zone: res.zone, startPFN: Int(z.startPFN), endPFN: Int(z.endPFN),
+                               migratePFN: Int(res.migratePFN), freePFN: Int(res.freePFN), status: "\(res.status)",
+                               pageblocksFreeBefore: covered.reduce(0) { $0 + s.whollyFreePageblocks(zone: $1, countZeroFree: true) },
+                               pageblocksFreeReplayed: covered.reduce(0) { $0 + free(replayedCells, $1) },
+                               pageblocksFreeAfter: covered.reduce(0) { $0 + free(afterCells, $1) },
+                               buddyinfoAfter: z.freeBlockCounts()))
+        }
+        let t3 = mm_now_ns()
+        return Prediction(pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, pagesFailed: results.reduce(0) { $0 + $1.pagesFailed },
+                          migrateScanned: results.reduce(0) { $0 + $1.migrateScanned }, freeScanned: results.reduce(0) { $0 + $1.freeScanned },
+                          movablePages: r.movable, unmovablePages: r.unmovable, zones: zones,
+                          cellsReplayed: replayedCells, cellsAfter: afterCells,
+                          seconds: Double(t3 - t0) / 1e9, buildSeconds: Double(t1 - t0) / 1e9,
+                          compactSeconds: Double(t2 - t1) / 1e9, reportSeconds: Double(t3 - t2) / 1e9)
+    }
+
+    /// The rebuilt machine's state in the snapshot's classes, one byte per PFN (class in
+    /// the low 4 bits, as `KernelSnapshot.cells`; no unit orders): buddy pages, the
+    /// snapshot's placeholders (never moved, so still "flags 0, count 0"), movable pages
+    /// (on the LRU, isolated, or mapped anonymous), and the rest unmovable. Holes and
+    /// uninitialised tails are the snapshot's.
+    public static func cells(_ m: Machine, _ s: KernelSnapshot) -> [UInt8] {
+        let d = m.phys.pages
+        let n = min(s.pfnCount, m.phys.totalPages)
+        let hole = PageClass.hole.rawValue, uninit = PageClass.uninitialised.rawValue
+        let movableBits = PageFlag.lru | PageFlag.isolated | PageFlag.anon
+        var out = [UInt8](repeating: PageClass.unmovable.rawValue, count: n)
+        s.cells.withUnsafeBufferPointer { snap in
+            out.withUnsafeMutableBufferPointer { o in
+                var pfn = 0
+                while pfn < n {   // bounded: advances by at least one page
+                    let sc = snap[pfn] & 0xF
+                    if sc == hole || sc == uninit { o[pfn] = sc; pfn += 1; continue }
+                    let f = d.flags(PFN(pfn))
+                    if f & PageFlag.buddy != 0 {
+                        let end = min(n, pfn + (1 << d.buddyOrder(PFN(pfn))))
+                        for q in pfn..<end { o[q] = PageClass.buddy.rawValue }
+                        pfn = end
+                        continue
+                    }
+                    if sc == PageClass.zeroFree.rawValue { o[pfn] = sc }
+                    else if f & movableBits != 0 { o[pfn] = PageClass.anon.rawValue }
+                    pfn += 1
+                }
+            }
+        }
+        return out
+    }
+}
