@@ -22,7 +22,8 @@ public final class LRUList: @unchecked Sendable {
     public let node: Int
     /// Linux: lruvec->lru_lock.
     public let lock = ModelMutex("lru", rank: .lru)
-    private var list = PageList()
+    /// Under `lock` only: no dynamic exclusivity check (one per isolation and per add).
+    @exclusivity(unchecked) private var list = PageList()
     let d: PageDescriptors
 
     init(node: Int, descriptors: PageDescriptors) {

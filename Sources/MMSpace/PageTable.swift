@@ -89,8 +89,10 @@ public final class PageTable: @unchecked Sendable {
     /// Linux: mm->page_table_lock (guards the directory only).
     private let directoryLock = PlainLock()
     /// Directory keys (addr >> 21), ascending, and the table of each, same order.
-    private var keys: [UInt64] = []
-    private var list: [PteTable] = []
+    /// Only touched under directoryLock, so the dynamic exclusivity check (two
+    /// runtime calls per lookup, two lookups per migrated page) is left out.
+    @exclusivity(unchecked) private var keys: [UInt64] = []
+    @exclusivity(unchecked) private var list: [PteTable] = []
     /// Directory entries and PTE slots that range walks looked at (zap, fork, mremap,
     /// migrate_pages): tests show with it that a walk's cost follows what is populated.
     public let visited = Atomic<Int>(0)
@@ -103,6 +105,13 @@ public final class PageTable: @unchecked Sendable {
 
     /// First index whose key is ≥ `k`. Caller holds directoryLock.
     private func lowerBound(_ k: UInt64) -> Int {
+        // A mapping faulted in whole has consecutive keys: then the key's distance from
+        // the first is its index, and the binary search (about ten unpredictable
+        // branches for a 2 GiB mapping, twice per migrated page) is not needed.
+        if let first = keys.first, k >= first {
+            let guess = k - first
+            if guess < UInt64(keys.count), keys[Int(guess)] == k { return Int(guess) }
+        }
         var lo = 0, hi = keys.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -125,6 +134,22 @@ public final class PageTable: @unchecked Sendable {
             keys.insert(k, at: i)
             list.insert(t, at: i)
             return t
+        }
+    }
+
+    /// The PTE table covering `addr`, if any, without a reference: for rmap walks,
+    /// which look one up per VMA per migrated page (a retained lookup cost a retain and
+    /// a release each). The caller must otherwise know the table stays alive: an rmap
+    /// walker holds the anon_vma lock and found the VMA on that anon_vma's list, and
+    /// tables are dropped only by `freeAll`, after exit unlinked every VMA of the mm
+    /// from its anon_vma (exitMmap in Fork.swift), which takes that lock.
+    @inline(__always)
+    func tableUnretained(for addr: UInt64) -> Unmanaged<PteTable>? {
+        directoryLock.withLock {
+            let k = Self.dirKey(addr)
+            let i = lowerBound(k)
+            guard i < keys.count, keys[i] == k else { return nil }
+            return list.withUnsafeBufferPointer { Unmanaged.passUnretained($0[i]) }
         }
     }
 

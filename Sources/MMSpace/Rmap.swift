@@ -61,9 +61,12 @@ public final class AnonVma: @unchecked Sendable {
     /// `refcount` policy: 1 for the VMA list while non-empty, plus one per migration pin.
     let refcount = Atomic<Int32>(0)
     /// `seed-v2` policy: the seed's plain `int ref`, only touched under `lock`.
-    var seedRef: Int = 0
+    /// Exclusivity checked statically only (here and on `vmas`): every access holds
+    /// `lock`, and the dynamic check cost every rmap walk about 1–2 % of a migration
+    /// (BENCHMARKS.md, profile of `bench compact-full`).
+    @exclusivity(unchecked) var seedRef: Int = 0
     /// The VMAs sharing this anon_vma (Linux: anon_vma->head). Under `lock`.
-    var vmas: [VMA] = []
+    @exclusivity(unchecked) var vmas: [VMA] = []
 
     init(slot: UInt32) { self.slot = slot }
 
@@ -142,6 +145,21 @@ public final class AnonVmaSlab: @unchecked Sendable {
             return Unmanaged<AnonVma>.fromOpaque(raw).takeUnretainedValue()
         }
         return lock.withLock { i < slots.count ? slots[i] : nil }
+    }
+
+    /// `slot(_:)` without a reference, for the per-page rmap paths (a retain and a
+    /// release per lookup otherwise). Safe: slots are never destroyed while the slab
+    /// lives, so the pointer stays valid memory; whether it is still the anon_vma the
+    /// reference names is what the caller checks (`isLive`).
+    @inline(__always)
+    func slotUnretained(_ r: AnonVmaRef) -> Unmanaged<AnonVma>? {
+        let i = Int(r.slot)
+        if i < Self.tableCapacity {
+            let bits = table[i].load(ordering: .acquiring)
+            guard bits != 0, let raw = UnsafeRawPointer(bitPattern: bits) else { return nil }
+            return Unmanaged<AnonVma>.fromOpaque(raw)
+        }
+        return slot(r).map { Unmanaged.passUnretained($0) }
     }
 
     /// Every slot ever created (for the checker).

@@ -76,14 +76,25 @@ extension Machine {
     /// migration PTEs, unlink, release). A stale reference is a use-after-free: it is
     /// reported with `what` and nil is returned; the caller skips its walk.
     func lockAnonVma(_ r: AnonVmaRef, _ what: @autoclosure () -> String) -> AnonVma? {
-        guard let a = slab.slot(r) else {
+        lockAnonVmaUnretained(r, what())?.takeUnretainedValue()
+    }
+
+    /// `lockAnonVma` without a reference (see AnonVmaSlab.slotUnretained), for the
+    /// remap walk every migrated page goes through.
+    @inline(__always)
+    func lockAnonVmaUnretained(_ r: AnonVmaRef, _ what: @autoclosure () -> String) -> Unmanaged<AnonVma>? {
+        guard let u = slab.slotUnretained(r) else {
             violations.report(Violation(.useAfterFree, "\(what()): \(r) was never allocated"))
             return nil
         }
-        a.lock.lock()
-        if a.isLive(r) { return a }
-        let now = a.isAllocated ? "reused as \(a.ref)" : "free"
-        a.lock.unlock()
+        let now: String? = u._withUnsafeGuaranteedRef { a in
+            a.lock.lock()
+            if a.isLive(r) { return nil }
+            let now = a.isAllocated ? "reused as \(a.ref)" : "free"
+            a.lock.unlock()
+            return now
+        }
+        guard let now else { return u }
         violations.report(Violation(.useAfterFree, "\(what()): \(r) used after free (slot \(now))"))
         return nil
     }
@@ -92,12 +103,22 @@ extension Machine {
     /// (Linux: page_lock_anon_vma_read): the safe lookup — page->mapping is trusted only
     /// while page_mapped() holds, and both are re-checked under the lock.
     public func pageLockAnonVma(_ pfn: PFN) -> AnonVma? {
+        pageLockAnonVmaUnretained(pfn)?.takeUnretainedValue()
+    }
+
+    /// `pageLockAnonVma` without a reference (see AnonVmaSlab.slotUnretained), for the
+    /// walks every migrated page goes through.
+    @inline(__always)
+    func pageLockAnonVmaUnretained(_ pfn: PFN) -> Unmanaged<AnonVma>? {
         let pages = phys.pages
-        guard pages.isMapped(pfn), let r = AnonVmaRef(encoded: pages.mapping(pfn)), let a = slab.slot(r) else { return nil }
-        a.lock.lock()
-        if a.isLive(r), pages.isMapped(pfn) { return a }
-        a.lock.unlock()
-        return nil
+        guard pages.isMapped(pfn), let r = AnonVmaRef(encoded: pages.mapping(pfn)), let u = slab.slotUnretained(r) else { return nil }
+        let locked: Bool = u._withUnsafeGuaranteedRef { a in
+            a.lock.lock()
+            if a.isLive(r), pages.isMapped(pfn) { return true }
+            a.lock.unlock()
+            return false
+        }
+        return locked ? u : nil
     }
 
     // MARK: migration pins
@@ -183,26 +204,45 @@ extension Machine {
     @discardableResult
     public func tryToUnmapMigration(_ pfn: PFN) -> Int {
         let pages = phys.pages
-        guard let a = pageLockAnonVma(pfn) else { return 0 }
-        let index = pages.index(pfn)
+        guard let u = pageLockAnonVmaUnretained(pfn) else { return 0 }
         var installed = 0
-        for vma in a.vmas {
-            guard let addr = vma.address(ofIndex: index),
-                  let t = vma.pageTable.table(for: addr, allocate: false) else { continue }
-            t.ptl.lock()
-            let pte = t[addr]
-            if pte.isPresent, pte.pfn == pfn {
-                t[addr] = .migration(pfn, write: pte.isWrite)
-                if pte.isDirty { pages.setFlags(pfn, PageFlag.dirty) }
-                pages.decMapcount(pfn)
-                phys.putPage(pfn)   // never the last: the isolation reference remains
-                installed += 1
+        u._withUnsafeGuaranteedRef { a in
+            forEachMappingLocked(a, index: pages.index(pfn)) { t, addr in
+                let pte = t[addr]
+                if pte.isPresent, pte.pfn == pfn {
+                    t[addr] = .migration(pfn, write: pte.isWrite)
+                    if pte.isDirty { pages.setFlags(pfn, PageFlag.dirty) }
+                    pages.decMapcount(pfn)
+                    phys.putPage(pfn)   // never the last: the isolation reference remains
+                    installed += 1
+                }
             }
-            t.ptl.unlock()
+            a.lock.unlock()
         }
-        a.lock.unlock()
         Sched.note("unmap pfn \(pfn) → \(installed) migration entr\(installed == 1 ? "y" : "ies")")
         return installed
+    }
+
+    /// Runs `body` under the ptl of the PTE table mapping page index `index` in each VMA
+    /// of `a`, with the address there (Linux: the anon_vma_interval_tree walk of
+    /// rmap_walk_anon, then page_vma_mapped_walk's pte lookup). Caller holds `a.lock`,
+    /// which keeps each listed VMA and its tables alive (PageTable.tableUnretained), so
+    /// neither is retained on this per-page path.
+    @inline(__always)
+    func forEachMappingLocked(_ a: AnonVma, index: UInt32, _ body: (PteTable, UInt64) -> Void) {
+        a.vmas.withUnsafeBufferPointer { vmas in
+            for i in vmas.indices {
+                Unmanaged.passUnretained(vmas[i])._withUnsafeGuaranteedRef { vma in
+                    guard let addr = vma.address(ofIndex: index),
+                          let u = vma.pageTable.tableUnretained(for: addr) else { return }
+                    u._withUnsafeGuaranteedRef { t in
+                        t.ptl.lock()
+                        body(t, addr)
+                        t.ptl.unlock()
+                    }
+                }
+            }
+        }
     }
 
     /// Replaces the migration entries for `old` by PTEs mapping `new` (Linux:
@@ -212,24 +252,21 @@ extension Machine {
     @discardableResult
     public func removeMigrationPtes(old: PFN, new: PFN, anonVma r: AnonVmaRef) -> Int {
         let pages = phys.pages
-        guard let a = lockAnonVma(r, "remap pfn \(old)") else { return 0 }
-        let index = pages.index(new)
+        guard let u = lockAnonVmaUnretained(r, "remap pfn \(old)") else { return 0 }
         let dirty = pages.test(new, PageFlag.dirty)
         var restored = 0
-        for vma in a.vmas {
-            guard let addr = vma.address(ofIndex: index),
-                  let t = vma.pageTable.table(for: addr, allocate: false) else { continue }
-            t.ptl.lock()
-            let pte = t[addr]
-            if pte.isMigration, pte.pfn == old {
-                t[addr] = .present(new, write: pte.isWrite, dirty: dirty)
-                pages.incMapcount(new)
-                pages.getRef(new)
-                restored += 1
+        u._withUnsafeGuaranteedRef { a in
+            forEachMappingLocked(a, index: pages.index(new)) { t, addr in
+                let pte = t[addr]
+                if pte.isMigration, pte.pfn == old {
+                    t[addr] = .present(new, write: pte.isWrite, dirty: dirty)
+                    pages.incMapcount(new)
+                    pages.getRef(new)
+                    restored += 1
+                }
             }
-            t.ptl.unlock()
+            a.lock.unlock()
         }
-        a.lock.unlock()
         Sched.note("remap pfn \(old) → pfn \(new): \(restored) PTE\(restored == 1 ? "" : "s") via \(r)")
         return restored
     }

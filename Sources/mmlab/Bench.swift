@@ -10,7 +10,8 @@ import MMSpace
 import MMSync
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Built-in benchmarks (migration, scale, faults, exploration).")
+    static let configuration = CommandConfiguration(abstract: "Built-in benchmarks (migration, scale, faults, exploration).",
+                                                    subcommands: [CompactFull.self])
     @Flag(help: "Smaller sizes, for a quick look (numbers are less stable).") var quick = false
     @Flag(help: "JSON output.") var json = false
     @Option(help: "Only these groups (comma-separated): migration, scale, faults, explore, compaction.") var only: String?
