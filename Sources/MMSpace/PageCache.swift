@@ -162,25 +162,34 @@ extension Machine {
     /// (Linux: truncate_inode_folio → filemap_remove_folio, with the folio locked;
     /// writeback is waited for by truncation, and the model's I/O completes here, as
     /// nobody else would end it). Private data is released first (try_to_free_buffers
-    /// after the write-out). ENOENT if no folio starts at `index`.
+    /// after the write-out). ENOENT if no folio starts at `index`; EBUSY if migration
+    /// replaced it more than `removeRetries` times meanwhile.
     public func removeFromPageCache(_ file: FileMapping, index: Int) throws {
         let pages = phys.pages
-        guard let head = file.folio(at: index), pages.index(head) == UInt32(truncatingIfNeeded: index) else { throw Errno.ENOENT }
-        phys.lockPage(head)
-        // Re-check under the page lock: migration may have replaced the folio.
-        let still: Bool = file.lock.withLock { file.slots[index] == head && pages.mapping(head) == file.encoded }
-        guard still else { phys.unlockPage(head); return try removeFromPageCache(file, index: index) }
-        if pages.test(head, PageFlag.writeback) { phys.endWriteback(head) }
-        let nr = pages.folioPages(head)
-        let hadPrivate = pages.test(head, PageFlag.privateData)
-        file.lock.withLock {
-            for i in index..<(index + nr) where file.slots[i] == head { file.slots[i] = nil }
-            pages.setMapping(head, 0)
+        // Bounded: each retry follows a migration that replaced the folio under us.
+        for _ in 0..<Self.removeRetries {
+            guard let head = file.folio(at: index), pages.index(head) == UInt32(truncatingIfNeeded: index) else { throw Errno.ENOENT }
+            phys.lockPage(head)
+            // Re-check under the page lock: migration may have replaced the folio.
+            let still: Bool = file.lock.withLock { file.slots[index] == head && pages.mapping(head) == file.encoded }
+            guard still else { phys.unlockPage(head); continue }
+            if pages.test(head, PageFlag.writeback) { phys.endWriteback(head) }
+            let nr = pages.folioPages(head)
+            let hadPrivate = pages.test(head, PageFlag.privateData)
+            file.lock.withLock {
+                for i in index..<(index + nr) where file.slots[i] == head { file.slots[i] = nil }
+                pages.setMapping(head, 0)
+            }
+            pages.clearFlags(head, PageFlag.dirty | PageFlag.privateData)
+            phys.unlockPage(head)
+            phys.putRefs(head, Self.pageCacheRefs(pages: nr, hasPrivate: hadPrivate))
+            return
         }
-        pages.clearFlags(head, PageFlag.dirty | PageFlag.privateData)
-        phys.unlockPage(head)
-        phys.putRefs(head, Self.pageCacheRefs(pages: nr, hasPrivate: hadPrivate))
+        throw Errno.EBUSY
     }
+
+    /// Retries of a removal that keeps losing its folio to migration (EBUSY after).
+    static let removeRetries = 1000
 
     /// Removes every folio of `file` (Linux: truncate_inode_pages(mapping, 0)).
     public func truncateFile(_ file: FileMapping) {
