@@ -64,4 +64,17 @@ import MMSync
         phys.putPage(p)
         #expect(phys.isInFreeBlock(p))
     }
+
+    @Test func censusCountsAFoliosTailsAsItsHead() throws {
+        let phys = PhysicalMemory(MachineConfig(nodes: 1, nodeMemBytes: 8 << 20))
+        let head = try #require(phys.allocFolio(node: 0, order: 9))
+        phys.lruOf(head).add(head)
+        let zone = phys.zoneOf(head)
+        let b = Int(head - zone.startPFN) / pageblockPages
+        let u = PageblockCensus(zone).usage[b]
+        #expect(u.movable == pageblockPages && u.unmovable == 0, "\(u)")
+        phys.lruOf(head).removeForFree(head)
+        phys.putPage(head)
+        #expect(fullyMerged(phys))
+    }
 }
