@@ -155,7 +155,7 @@ extension Machine {
                 guard f == 0, pages.refcount(p) <= 1, !phys.isInFreeBlock(p) else { throw Errno.EINVAL }
             }
         }
-        if order > 0, pages.isHead(head), !headOK { throw Errno.EINVAL }
+        if pages.isHead(head), !headOK { throw Errno.EINVAL }
     }
 
     /// Takes the folio at `index` out of `file` and drops the cache's references

@@ -67,6 +67,7 @@ func addFolio(_ m: Machine, _ file: FileMapping, index: Int, order: Int, dirty: 
         }
         refused(0, other, 2, .EEXIST)          // index taken
         refused(2, other, 1, .EINVAL)          // order disagrees with the folio's
+        refused(8, other, 0, .EINVAL)          // a large folio's head as a small page
         refused(4, head, 2, .EINVAL)           // already in a cache (refcount, mapping)
         refused(1, other, 2, .EINVAL)          // index not aligned to the folio
         refused(4, other + 1, 0, .EINVAL)      // a tail
