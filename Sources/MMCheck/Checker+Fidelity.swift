@@ -49,13 +49,17 @@ extension Checker {
             let f = pages.flags(pfn)
             guard f & PageFlag.buddy == 0, pages.refcount(pfn) > 0 else { continue }
             if f & PageFlag.locked != 0 { out.append(Violation(.accounting, "pfn \(pfn): PG_locked left set at a quiet point")) }
-            if f & PageFlag.writeback != 0 { out.append(Violation(.accounting, "pfn \(pfn): PG_writeback left set at a quiet point")) }
+            // A page-cache folio may be under writeback at a quiet point (its I/O is in flight).
+            if f & PageFlag.writeback != 0, !FileMapping.isFile(pages.mapping(pfn)) {
+                out.append(Violation(.accounting, "pfn \(pfn): PG_writeback left set at a quiet point"))
+            }
         }
         // LRU lists and PG_lru agree both ways.
         var onList = Set<PFN>()
         for lru in phys.lrus {
             for q in lru.snapshot() {
                 onList.insert(q)
+                if pages.isTail(q) { out.append(Violation(.accounting, "pfn \(q): a tail page on node \(lru.node)'s LRU list")) }
                 if !pages.test(q, PageFlag.lru) { out.append(Violation(.accounting, "pfn \(q): on node \(lru.node)'s LRU list without PG_lru")) }
                 if phys.nodeOf(q) != lru.node { out.append(Violation(.accounting, "pfn \(q): on node \(lru.node)'s LRU list but on node \(phys.nodeOf(q))")) }
             }

@@ -81,6 +81,9 @@ public enum Checker {
                 for q in pfn..<(pfn + PFN(1 << order)) where pages.refcount(q) != 0 || pages.mapcount(q) != 0 {
                     out.append(Violation(.refcount, "pfn \(q): free (in order-\(order) block at \(pfn)) but refcount \(pages.refcount(q)) mapcount \(pages.mapcount(q))"))
                 }
+                for q in pfn..<(pfn + PFN(1 << order)) where pages.flags(q) & (PageFlag.head | PageFlag.tail) != 0 {
+                    out.append(Violation(.accounting, "pfn \(q): free (in order-\(order) block at \(pfn)) but still part of a folio (flags \(PageFlag.describe(pages.flags(q))))"))
+                }
                 freeSeen += 1 << order
                 pfn += PFN(1 << order)
                 continue
@@ -101,6 +104,7 @@ public enum Checker {
             if map != wantMap {
                 out.append(Violation(.mapcount, "pfn \(pfn): mapcount \(map) but \(wantMap) PTE\(wantMap == 1 ? "" : "s") map it"))
             }
+            if checkFolioPage(machine, pfn, flags: f, wantMap: wantMap, pins: pins, &out) { continue }
             if unmovable.contains(pfn) {
                 if ref != 1 { out.append(Violation(.refcount, "pfn \(pfn): unmovable page with refcount \(ref)")) }
                 continue
@@ -147,6 +151,7 @@ public enum Checker {
                 out.append(Violation(.useAfterFree, "\(a.ref) lists \(v), which its address space no longer has"))
             }
         }
+        checkPageCaches(machine, &out)
         checkBlindSpots(machine, &out)
         return out
     }

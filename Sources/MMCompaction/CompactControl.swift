@@ -90,10 +90,15 @@ public final class CompactControl {
     public internal(set) var migratePFN: PFN = 0
     /// The free scanner's position (a pageblock start): it walks down from the zone end.
     public internal(set) var freePFN: PFN = 0
-    /// Isolated pages waiting to migrate (at most `clusterMax` unless finishing a block).
+    /// Isolated folios waiting to migrate (at most `clusterMax` pages unless finishing a block).
     var migratepages: [PFN] = []
-    /// Isolated free order-0 pages, refcount 1 each, waiting to be targets.
-    var freepages: [PFN] = []
+    /// Base pages in `migratepages` (Linux: cc->nr_migratepages counts pages).
+    var nrMigratePages = 0
+    /// Isolated free blocks kept at their buddy order, one list per order (Linux 6.x:
+    /// cc->freepages[order]); every page of a block has refcount 0 and no flags.
+    var freepages: [[PFN]] = Array(repeating: [], count: maxOrder + 1)
+    /// Base pages in `freepages` (Linux: cc->nr_freepages).
+    var nrFreePages = 0
     /// Isolate the rest of the current pageblock in one go (Linux: finish_pageblock).
     var finishPageblock = false
     /// Async: a lock was held by someone else (Linux: cc->contended).

@@ -236,20 +236,23 @@ public enum Compaction {
     static func migrate(_ cc: CompactControl) -> (failed: Int, outOfMemory: Bool) {
         // The list stays in cc while it migrates: the free scanner sizes its batch by it.
         let list = cc.migratepages
-        defer { cc.migratepages.removeAll(keepingCapacity: true) }
-        let r = cc.migrator.migratePages(list, allocate: { _ in compactionAlloc(cc) },
+        defer {
+            cc.migratepages.removeAll(keepingCapacity: true)
+            cc.nrMigratePages = 0
+        }
+        let r = cc.migrator.migratePages(list, allocate: { compactionAlloc(cc, $0) },
                                          release: { compactionFree(cc, $0) },
                                          mode: cc.mode, reason: .compaction, context: .kernel)
-        cc.pagesMigrated += r.succeeded
-        cc.pagesFailed += r.notMigrated
-        let oom = r.notMigrated > 0 && r.outcomes.values.contains(.failed(.ENOMEM))
-        return (r.notMigrated, oom)
+        cc.pagesMigrated += r.pagesSucceeded
+        cc.pagesFailed += r.pagesFailed
+        return (r.notMigrated, r.outOfMemory)
     }
 
     // Linux: putback_movable_pages().
     static func putbackMigratepages(_ cc: CompactControl) {
         for p in cc.migratepages { cc.machine.phys.putback(p) }
         cc.migratepages.removeAll()
+        cc.nrMigratePages = 0
     }
 
     // Linux: the `out:` of compact_zone(): free targets back (the free scanner resumes

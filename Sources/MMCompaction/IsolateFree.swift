@@ -2,7 +2,9 @@
 // isolate_freepages_block, suitable_migration_target, compaction_alloc,
 // compaction_free, release_freepages in mm/compaction.c). It walks the zone down from
 // its end a pageblock at a time, taking whole free buddy blocks out of the allocator
-// and splitting them into order-0 targets, only from pageblocks it may use.
+// and keeping each at its buddy order (Linux 6.x: cc->freepages[order], no
+// split_map_pages), only from pageblocks it may use. A target is cut to the source
+// folio's order when it is handed out.
 //
 // Omitted: fast_isolate_freepages (the free-list search near the migrate scanner); the
 // scanner always walks linearly down from its cached position.
@@ -45,7 +47,7 @@ extension Compaction {
                 isolateFreepagesBlock(cc, &start, end: PFN(blockEnd))
                 isolateStart = Int(start)
                 if isolateStart == blockEnd { updatePageblockSkipFree(cc, PFN(blockStart), next: blockStart - block) }
-                if cc.freepages.count >= cc.migratepages.count {
+                if cc.nrFreePages >= cc.nrMigratePages {
                     // Enough: resume below this block if it was used up, else inside it.
                     if isolateStart >= blockEnd { isolateStart = blockStart - block }
                     break
@@ -86,15 +88,12 @@ extension Compaction {
                 pfn += 1
                 continue
             }
-            // Linux: split_map_pages — order-0 targets, one reference each.
-            for i in 0..<(1 << order) {
-                let p = pfn + PFN(i)
-                pages.getRefFromZeroForSplit(p)
-                cc.freepages.append(p)
-            }
+            // Linux 6.x: the block stays whole on the list of its order.
+            cc.freepages[order].append(pfn)
+            cc.nrFreePages += 1 << order
             pfn += PFN(1 << order)
             isolated += 1 << order
-            if cc.migratepages.count <= cc.freepages.count { break }
+            if cc.nrMigratePages <= cc.nrFreePages { break }
         }
         if locked { zone.lock.unlock() }
         start = min(pfn, end)
@@ -103,22 +102,60 @@ extension Compaction {
         cc.machine.vmstat.add(.compactIsolated, Int64(isolated))
     }
 
-    // Linux: compaction_alloc() — the migration target callback.
-    static func compactionAlloc(_ cc: CompactControl) -> PFN? {
-        if cc.freepages.isEmpty { isolateFreepages(cc) }
-        return cc.freepages.popLast()
+    // Linux: compaction_alloc() — the migration target callback. A free block of the
+    // source folio's order or the smallest bigger one, cut down (the rest goes on the
+    // lower lists); when none is isolated the free scanner runs once more; still none
+    // is -ENOMEM (nil). The target comes back as a folio: head refcount 1, compound.
+    static func compactionAlloc(_ cc: CompactControl, _ src: PFN) -> PFN? {
+        let pages = cc.machine.phys.pages
+        let order = pages.folioOrder(src)
+        var isolatedAgain = false
+        while true {
+            if let start = (order...maxOrder).first(where: { !cc.freepages[$0].isEmpty }) {
+                // Linux's list order: isolated blocks are taken oldest first, the
+                // remainders of a cut go to the front of their lists.
+                let head = cc.freepages[start].removeFirst()
+                var o = start
+                while o > order {
+                    o -= 1
+                    cc.freepages[o].insert(head + PFN(1 << o), at: 0)
+                }
+                cc.nrFreePages -= 1 << order
+                pages.getRefFromZeroForSplit(head)
+                pages.prepCompound(head, order: order)
+                return head
+            }
+            if isolatedAgain { return nil }
+            isolateFreepages(cc)
+            isolatedAgain = true
+        }
     }
 
-    // Linux: compaction_free() — an unused target goes back to our list, not the buddy.
+    // Linux: compaction_free() — an unused target goes back on its order's list, not
+    // to the buddy.
     static func compactionFree(_ cc: CompactControl, _ pfn: PFN) {
-        cc.freepages.append(pfn)
+        let pages = cc.machine.phys.pages
+        let order = pages.folioOrder(pfn)
+        pages.clearCompound(pfn, order: order)
+        let frozen = pages.freezeRefs(pfn, expected: 1)
+        assert(frozen, "compaction_free of pfn \(pfn): the unused target is referenced elsewhere")
+        cc.freepages[order].insert(pfn, at: 0)
+        cc.nrFreePages += 1 << order
     }
 
-    // Linux: release_freepages(): unused targets back to the buddy; returns the highest.
+    // Linux: release_freepages(): every unused block back to the buddy at its order;
+    // returns the highest page released.
     static func releaseFreepages(_ cc: CompactControl) -> PFN? {
-        let high = cc.freepages.max()
-        for p in cc.freepages { cc.machine.phys.putPage(p) }
-        cc.freepages.removeAll()
+        var high: PFN? = nil
+        for order in 0...maxOrder {
+            for p in cc.freepages[order] {
+                let last = p + PFN(1 << order) - 1
+                high = max(high ?? last, last)
+                cc.zone.freePages(p, order: order)
+            }
+            cc.freepages[order].removeAll()
+        }
+        cc.nrFreePages = 0
         return high
     }
 }

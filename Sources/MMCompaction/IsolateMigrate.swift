@@ -1,12 +1,14 @@
 // The migrate scanner (Linux: isolate_migratepages, isolate_migratepages_block,
 // suitable_migration_source in mm/compaction.c). It walks the zone up from its start a
-// pageblock at a time and isolates in-use movable pages — LRU pages not pinned —
-// at most COMPACT_CLUSTER_MAX at a time. Never a free page, never an unmovable one.
+// pageblock at a time and isolates in-use movable folios — LRU folios not pinned —
+// at most COMPACT_CLUSTER_MAX pages at a time. Never a free page, never an unmovable
+// one. A large folio is isolated whole, or stepped over whole (its order too large).
 //
 // Omitted: fast_find_migrateblock (the free-list search for a starting block) and the
 // too_many_isolated throttle; the scanner always walks linearly from its cached position.
 
 import MMPhysical
+import MMSpace
 import MMSync
 
 /// Linux: isolate_migrate_t.
@@ -25,6 +27,15 @@ extension Compaction {
     static func suitableMigrationSource(_ cc: CompactControl, _ pfn: PFN) -> Bool {
         guard cc.mode == .async, cc.directCompaction else { return true }
         return cc.zone.pageblockType(of: pfn) == cc.migratetype
+    }
+
+    // Linux: skip_isolation_on_order(): compact_memory (order -1) leaves folios of a
+    // pageblock or more alone (moving them frees nothing bigger); a request of order N
+    // leaves folios of order >= N (no free block of that order exists, else the run
+    // would have ended, so their migration would fail).
+    static func skipIsolationOnOrder(_ cc: CompactControl, _ order: Int) -> Bool {
+        if cc.order >= 0, order >= cc.order { return true }
+        return order >= pageblockOrder
     }
 
     // Linux: update_cached_migrate().
@@ -78,25 +89,37 @@ extension Compaction {
                 pfn = min(end, pfn + PFN(1 << min(max(o, 0), maxOrder)))
                 continue
             }
-            // Only pages on the LRU move; kernel pages (unmovable, or not on the LRU)
-            // and holes never do.
-            guard f & PageFlag.lru != 0, f & (PageFlag.unmovable | PageFlag.reserved) == 0 else { pfn += 1; continue }
-            // Racy pre-check (Linux does the same): a page with references beyond its
-            // mappings is pinned; migration would only fail with -EAGAIN.
-            if pages.refcount(pfn) > pages.mapcount(pfn) { pfn += 1; continue }
+            if f & PageFlag.tail != 0 {
+                // Linux: a tail is stepped over to its folio's end (compound_order racy).
+                pfn = min(end, folioEnd(pages, of: pfn))
+                continue
+            }
+            let nr = f & PageFlag.head != 0 ? PFN(pages.folioPages(pfn)) : 1
+            if nr > 1, skipIsolationOnOrder(cc, pages.folioOrder(pfn)) { pfn = min(end, pfn + nr); continue }
+            // Only folios on the LRU move; kernel pages (unmovable, or not on the LRU)
+            // and holes never do; a non-LRU compound page is stepped over whole.
+            guard f & PageFlag.lru != 0, f & (PageFlag.unmovable | PageFlag.reserved) == 0 else { pfn += nr; continue }
+            // Racy pre-check (Linux does the same, for anonymous folios only): references
+            // beyond the mappings are a pin; migration would only fail with -EAGAIN.
+            if !FileMapping.isFile(pages.mapping(pfn)), pages.refcount(pfn) > pages.mapcount(pfn) { pfn += 1; continue }
+            // Linux: ISOLATE_ASYNC_MIGRATE takes only folios it can move without blocking.
+            if trylock, f & PageFlag.writeback != 0, FileMapping.isFile(pages.mapping(pfn)) { pfn += nr; continue }
             switch phys.lruOf(pfn).isolate(pfn, trylock: trylock) {
             case .isolated:
+                // Re-read under our reference: the folio cannot change size now.
+                let got = pages.folioPages(pfn)
                 cc.migratepages.append(pfn)
-                isolated += 1
+                cc.nrMigratePages += got
+                isolated += got
+                pfn += PFN(got)
             case .notIsolated:
-                break
+                pfn += 1
             case .contended:
                 cc.contended = true
                 pfn = end
                 continue
             }
-            pfn += 1
-            if cc.migratepages.count >= CompactControl.clusterMax && !cc.finishPageblock { break }
+            if cc.nrMigratePages >= CompactControl.clusterMax && !cc.finishPageblock { break }
         }
         // A whole block that gave nothing is skipped next time.
         if pfn >= end, isolated == 0 || cc.finishPageblock, !cc.contended {
@@ -108,4 +131,13 @@ extension Compaction {
         cc.pagesIsolated += isolated
         cc.machine.vmstat.add(.compactIsolated, Int64(isolated))
     }
+}
+
+/// Where the folio that tail page `pfn` belongs to ends (racy: the head named by the
+/// tail is trusted only if its order covers `pfn`; else one page on).
+func folioEnd(_ pages: PageDescriptors, of pfn: PFN) -> PFN {
+    let head = pages.compoundHead(pfn)
+    guard head < pfn, pages.isHead(head) else { return pfn + 1 }
+    let end = head + PFN(pages.folioPages(head))
+    return end > pfn ? end : pfn + 1
 }

@@ -48,7 +48,7 @@ public struct MemoryBlockInfo: Sendable, Equatable {
             guard ref > 0 else { continue }
             if f & PageFlag.unmovable != 0 { unmovable += 1; continue }
             let expected = Int(d.mapcount(p)) + (f & PageFlag.isolated != 0 ? 1 : 0)
-            if ref > expected && f & PageFlag.anon != 0 { pinned += 1 } else { movable += 1 }
+            if ref > expected && f & PageFlag.anon != 0 { pinned += 1 } else { movable += f & PageFlag.head != 0 ? d.folioPages(p) : 1 }
         }
     }
 

@@ -275,9 +275,20 @@ public final class MemoryHotplug: @unchecked Sendable {
             }
             if f & PageFlag.unmovable != 0, oc.zone.kind != .movable { return .failure(.EBUSY, OfflineReason.unmovable) }
             if f & PageFlag.lru != 0 { return .page(p) }
-            p += 1
+            // Linux: a folio is stepped over whole (its tails, or a non-LRU head).
+            p = f & (PageFlag.head | PageFlag.tail) != 0 ? folioStep(p) : p + 1
         }
         return nil
+    }
+
+    /// The PFN after the folio `p` is part of (racy: a folio that changed under us is
+    /// stepped over one page at a time).
+    private func folioStep(_ p: PFN) -> PFN {
+        let pages = machine.phys.pages
+        let head = pages.compoundHead(p)
+        guard head <= p, pages.isHead(head) else { return p + 1 }
+        let end = head + PFN(pages.folioPages(head))
+        return end > p ? end : p + 1
     }
 
     /// Linux: do_migrate_range() — isolates up to `chunkPages` LRU pages from `from` on
@@ -290,23 +301,28 @@ public final class MemoryHotplug: @unchecked Sendable {
         var list: [PFN] = []
         list.reserveCapacity(chunkPages)
         var p = from
-        while p < oc.block.endPFN && list.count < chunkPages {
-            if pages.flags(p) & PageFlag.lru != 0, lru.isolate(p) { list.append(p) }
-            p += 1
+        var listed = 0
+        while p < oc.block.endPFN && listed < chunkPages {
+            let f = pages.flags(p)
+            if f & PageFlag.lru != 0, lru.isolate(p) {
+                list.append(p)
+                listed += pages.folioPages(p)
+            }
+            p = f & (PageFlag.head | PageFlag.tail) != 0 ? folioStep(p) : p + 1
         }
         guard !list.isEmpty else { return p }
         let node = oc.block.node
-        // Targets: any free page outside isolated pageblocks, this node first, then the
-        // others in order (isolation keeps every allocation out of the block).
-        let r = migrator.migratePages(list, allocate: { _ in phys.allocPage(node: node, .movable, fallback: true) },
+        // Targets (Linux: alloc_migration_target): a folio of the source's order, outside
+        // isolated pageblocks, this node first, then the others in order (isolation keeps
+        // every allocation out of the block).
+        let r = migrator.migratePages(list, allocate: { src in
+                                          phys.allocFolio(node: node, order: pages.folioOrder(src), .movable, fallback: true)
+                                      },
                                       mode: .sync, reason: .memoryHotplug, context: .kernel)
         for (_, o) in r.outcomes {
-            switch o {
-            case .migrated: oc.migrated += 1
-            case .failed(.ENOMEM): oc.outOfMemory = true
-            default: break
-            }
+            if case .migrated(let new) = o { oc.migrated += pages.folioPages(new) }
         }
+        if r.outOfMemory { oc.outOfMemory = true }
         return p
     }
 

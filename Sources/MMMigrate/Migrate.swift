@@ -66,9 +66,17 @@ public enum PageOutcome: Sendable, Equatable {
 /// Result of one migratePages call.
 public struct MigrationResult: Sendable {
     public var outcomes: [PFN: PageOutcome] = [:]
-    /// Linux's return value: pages not migrated.
+    /// Linux's return value: folios not migrated (a split large folio counts once).
     public var notMigrated: Int = 0
+    /// Folios migrated (or freed under us), split pages included.
     public var succeeded: Int = 0
+    /// Base pages migrated (Linux: nr_succeeded, pgmigrate_success).
+    public var pagesSucceeded: Int = 0
+    /// Base pages not migrated (Linux: nr_failed_pages, pgmigrate_fail); a split folio's
+    /// pages are not counted.
+    public var pagesFailed: Int = 0
+    /// Large folios split after -ENOMEM (Linux: nr_split).
+    public var splitFolios: Int = 0
     public var passes: Int = 0
     /// An allocation of a target page failed: Linux's migrate_pages returns -ENOMEM
     /// instead of a count, and its system-call callers fail with ENOMEM.
@@ -133,20 +141,97 @@ public struct Migrator: Sendable {
 
     public init(_ machine: Machine) { self.machine = machine }
 
-    /// Migrates isolated pages (Linux: migrate_pages). Up to 10 passes; -EAGAIN retries;
+    /// Migrates isolated folios (Linux: migrate_pages). Up to 10 passes; -EAGAIN retries;
     /// from the fourth pass on (`pass > 2`) it forces: sleeps on the page lock, waits
-    /// for writeback (sync mode). -ENOMEM stops the whole call. Failed pages go back to
-    /// the LRU; migrated ones are freed. Every page in `pages` must be isolated by the
-    /// caller (one reference each) and listed once (isolation fails for a page already
-    /// isolated, so a caller that isolated its list cannot list a page twice). `allocate`
-    /// gives a target for a page (Linux: get_new_folio); `release` takes back a target
-    /// that was not used (Linux: put_new_folio) — nil frees it to the buddy allocator.
+    /// for writeback (sync mode). -ENOMEM stops the whole call, except that a large
+    /// folio that got no target is split first if it can be (MigrateFolio.swift); its
+    /// order-0 pages migrate after the rest, async, in one pass. Failed folios go back
+    /// to the LRU; migrated ones are freed. Every folio in `pages` (a head, or a small
+    /// page) must be isolated by the caller (one reference each) and listed once
+    /// (isolation fails for a folio already isolated, so a caller that isolated its list
+    /// cannot list one twice). `allocate` gives a target for a folio, of the folio's
+    /// order (Linux: get_new_folio; a target of another order counts as none);
+    /// `release` takes back a target that was not used (Linux: put_new_folio) — nil
+    /// frees it to the buddy allocator.
     public func migratePages(_ pages: [PFN], allocate: (PFN) -> PFN?, release: ((PFN) -> Void)? = nil,
                              mode: MigrateMode, reason: MigrateReason, context: MigrationContext) -> MigrationResult {
         var result = MigrationResult()
         result.outcomes.reserveCapacity(pages.count)
         onEvent?(.start(pages: pages.count, mode: mode, reason: reason, context: context))
-        var retry = pages
+        let phys = machine.phys
+        // Folio sizes before anything moves (a migrated folio's old head forgets its order).
+        var nrOf: [PFN: Int] = [:]
+        for p in pages where phys.pages.isHead(p) { nrOf[p] = phys.pages.folioPages(p) }
+        var split = SplitList(allowed: reason != .numaMisplaced)
+        let main = runPasses(pages, allocate: allocate, release: release, context: context, mode: mode,
+                             maxPasses: Self.maxPasses, split: &split, into: &result)
+        var rcuOpen = main.rcuOpen
+        result.passes = main.passes
+        result.outOfMemory = main.outOfMemory
+        let splitPages = split.pages
+        if !splitPages.isEmpty && !result.outOfMemory {
+            // Linux: migrate_pages — the split folios last, async, one pass, no second split.
+            var none = SplitList(allowed: false)
+            let r2 = runPasses(splitPages, allocate: allocate, release: release, context: context, mode: .async,
+                               maxPasses: 1, split: &none, into: &result)
+            rcuOpen += r2.rcuOpen
+            result.outOfMemory = result.outOfMemory || r2.outOfMemory
+        }
+        let vm = machine.vmstat
+        // In the caller's order, not the dictionary's (whose order changes with the
+        // per-process hash seed): putback order decides LRU order, so replays depend on it.
+        for pfn in pages where !split.heads.contains(pfn) {
+            guard let o = result.outcomes[pfn] else { continue }
+            let nr = nrOf[pfn] ?? 1
+            switch o {
+            case .migrated, .freed:
+                result.succeeded += 1
+                result.pagesSucceeded += nr
+            case .failed:
+                result.notMigrated += 1
+                result.pagesFailed += nr
+                phys.putback(pfn)
+            }
+        }
+        // Linux: a split folio counts once as failed (nr_failed), its pages not as
+        // failed pages; the split pages' own failures are not counted again.
+        result.notMigrated += split.heads.count
+        result.splitFolios = split.heads.count
+        for pfn in splitPages {
+            switch result.outcomes[pfn] {
+            case .migrated?, .freed?:
+                result.succeeded += 1
+                result.pagesSucceeded += 1
+            case .failed?, nil:
+                result.outcomes[pfn] = result.outcomes[pfn] ?? .failed(.ENOMEM)
+                phys.putback(pfn)
+            }
+        }
+        vm.add(.pgmigrateSuccess, Int64(result.pagesSucceeded))
+        vm.add(.pgmigrateFail, Int64(result.pagesFailed))
+        vm.add(reason.counter, Int64(result.pagesSucceeded))
+        if rcuOpen > 0 {
+            machine.violations.report(Violation(.rcuImbalance,
+                "migration ended with \(rcuOpen) RCU read-side section\(rcuOpen == 1 ? "" : "s") open: the seed's anon_vma_hold never calls rcu_read_unlock"))
+        }
+        onEvent?(.end(succeeded: result.succeeded, failed: result.notMigrated, passes: result.passes))
+        return result
+    }
+
+    /// What one run of passes did (the outcomes go into the caller's result).
+    struct PassesDone {
+        var passes = 0
+        var outOfMemory = false
+        var rcuOpen = 0
+    }
+
+    /// The pass loop of migrate_pages (Linux: migrate_pages_batch) over `list` in `mode`.
+    func runPasses(_ list: [PFN], allocate: (PFN) -> PFN?, release: ((PFN) -> Void)?, context: MigrationContext,
+                   mode: MigrateMode, maxPasses: Int, split: inout SplitList,
+                   into result: inout MigrationResult) -> PassesDone {
+        let m = self
+        var done = PassesDone()
+        var retry = list
         var pass = 0
         var outOfMemory = false
         // RCU read-side sections the seed's anon_vma_hold left open (it never calls
@@ -154,46 +239,54 @@ public struct Migrator: Sendable {
         var rcuOpen = 0
         // Linux 6.3+: a batch is unmapped as a whole (one TLB flush), copied, then
         // remapped; batchSize 1 is the classic page-at-a-time engine. Results agree.
-        while pass < Self.maxPasses && !retry.isEmpty && !outOfMemory {
+        while pass < maxPasses && !retry.isEmpty && !outOfMemory {
             var next: [PFN] = []
             let force = pass > 2
             func record(_ pfn: PFN, _ rc: PageOutcome) {
                 switch rc {
                 case .failed(.ENOMEM):
-                    // Linux: -ENOMEM stops taking pages; those already unmapped finish.
+                    // Linux: a large folio with no target is split if it can be and
+                    // its pages migrate later; else -ENOMEM stops taking folios
+                    // (those already unmapped finish).
+                    if split.allowed, m.machine.phys.pages.isHead(pfn), let parts = m.trySplitFolio(pfn) {
+                        split.heads.insert(pfn)
+                        split.pages += parts
+                        m.onEvent?(.retry(old: pfn, pass: pass, error: .ENOMEM))
+                        return
+                    }
                     outOfMemory = true
                     result.outcomes[pfn] = rc
-                    onEvent?(.page(old: pfn, pass: pass, outcome: rc))
+                    m.onEvent?(.page(old: pfn, pass: pass, outcome: rc))
                 case .failed(.EAGAIN):
                     // The last pass gives up: report a failure, not a retry that never comes.
-                    onEvent?(pass == Self.maxPasses - 1 ? .page(old: pfn, pass: pass, outcome: rc)
-                                                         : .retry(old: pfn, pass: pass, error: .EAGAIN))
+                    m.onEvent?(pass == maxPasses - 1 ? .page(old: pfn, pass: pass, outcome: rc)
+                                                     : .retry(old: pfn, pass: pass, error: .EAGAIN))
                     next.append(pfn)
                 default:
                     result.outcomes[pfn] = rc
-                    onEvent?(.page(old: pfn, pass: pass, outcome: rc))
+                    m.onEvent?(.page(old: pfn, pass: pass, outcome: rc))
                 }
             }
             var i = 0
             var inFlight: [InFlight] = []
-            inFlight.reserveCapacity(max(1, batchSize))
+            inFlight.reserveCapacity(max(1, m.batchSize))
             while i < retry.count && !outOfMemory {
-                if batchSize <= 1 {
+                if m.batchSize <= 1 {
                     // Page-at-a-time: no batch bookkeeping on the hot path.
                     let pfn = retry[i]
                     i += 1
-                    switch unmapStage(pfn, allocate: allocate, release: release, force: force, mode: mode, context: context,
-                                      holdingOthers: false) {
+                    switch m.unmapStage(pfn, allocate: allocate, release: release, force: force, mode: mode,
+                                        context: context, holdingOthers: false) {
                     case .unmapped(var f):
-                        copyStage(&f)
+                        m.copyStage(&f)
                         if f.pin?.policy == .seedV2 { rcuOpen += 1 }
-                        record(pfn, remapStage(f, release: release))
+                        record(pfn, m.remapStage(f, release: release))
                     case .done(let rc):
                         record(pfn, rc)
                     }
                     continue
                 }
-                let batch = retry[i..<min(i + batchSize, retry.count)]
+                let batch = retry[i..<min(i + m.batchSize, retry.count)]
                 i = batch.endIndex
                 inFlight.removeAll(keepingCapacity: true)
                 for pfn in batch {
@@ -201,18 +294,18 @@ public struct Migrator: Sendable {
                         result.outcomes[pfn] = .failed(.ENOMEM)
                         continue
                     }
-                    switch unmapStage(pfn, allocate: allocate, release: release, force: force, mode: mode, context: context,
-                                      holdingOthers: !inFlight.isEmpty) {
+                    switch m.unmapStage(pfn, allocate: allocate, release: release, force: force, mode: mode,
+                                        context: context, holdingOthers: !inFlight.isEmpty) {
                     case .unmapped(let f):
                         inFlight.append(f)
                     case .done(let rc):
                         record(pfn, rc)
                     }
                 }
-                for j in inFlight.indices { copyStage(&inFlight[j]) }
+                for j in inFlight.indices { m.copyStage(&inFlight[j]) }
                 for f in inFlight {
                     if f.pin?.policy == .seedV2 { rcuOpen += 1 }
-                    record(f.old, remapStage(f, release: release))
+                    record(f.old, m.remapStage(f, release: release))
                 }
             }
             if outOfMemory {
@@ -224,30 +317,10 @@ public struct Migrator: Sendable {
             pass += 1
         }
         for p in retry { result.outcomes[p] = .failed(.EAGAIN) }
-        result.passes = pass
-        result.outOfMemory = outOfMemory
-        let vm = machine.vmstat
-        // In the caller's order, not the dictionary's (whose order changes with the
-        // per-process hash seed): putback order decides LRU order, so replays depend on it.
-        for pfn in pages {
-            guard let o = result.outcomes[pfn] else { continue }
-            switch o {
-            case .migrated, .freed:
-                result.succeeded += 1
-            case .failed:
-                result.notMigrated += 1
-                machine.phys.putback(pfn)
-            }
-        }
-        vm.add(.pgmigrateSuccess, Int64(result.succeeded))
-        vm.add(.pgmigrateFail, Int64(result.notMigrated))
-        vm.add(reason.counter, Int64(result.succeeded))
-        if rcuOpen > 0 {
-            machine.violations.report(Violation(.rcuImbalance,
-                "migration ended with \(rcuOpen) RCU read-side section\(rcuOpen == 1 ? "" : "s") open: the seed's anon_vma_hold never calls rcu_read_unlock"))
-        }
-        onEvent?(.end(succeeded: result.succeeded, failed: result.notMigrated, passes: pass))
-        return result
+        done.passes = pass
+        done.outOfMemory = outOfMemory
+        done.rcuOpen = rcuOpen
+        return done
     }
 
     /// A page between its unmap and its remap (Linux: the src/dst pair that
@@ -258,6 +331,8 @@ public struct Migrator: Sendable {
         let pin: AnonVmaPin?
         let anonVma: AnonVmaRef?
         let wasMapped: Bool
+        /// The page cache the folio is in (no unmap, no anon_vma: MigrateFolio.swift).
+        let file: FileMapping?
         var rc: PageOutcome = .failed(.EAGAIN)
     }
 
@@ -283,6 +358,9 @@ public struct Migrator: Sendable {
             return .done(.freed)
         }
         guard let new = allocate(old) else { return .done(.failed(.ENOMEM)) }
+        // Linux: compaction_alloc / alloc_migration_target give a folio of the source's
+        // order; one of another order is no target at all.
+        if pages.folioOrder(new) != pages.folioOrder(old) { return .done(abort(new, .ENOMEM, release)) }
 
         if !phys.trylockPage(old) {
             guard force, mode != .async, !holdingOthers else { return .done(abort(new, .EAGAIN, release)) }
@@ -303,22 +381,26 @@ public struct Migrator: Sendable {
         // Without the owner's mmap_lock (kernel, or a 6.x system call) the seed's
         // nocontext path applies: only the pin keeps the anon_vma.
         let pinNeeded = policy == .refcount || (policy == .seedV2 && context != .process)
+        // A page-cache folio is never mapped: no pin, no unmap, no anon_vma walk.
+        let file = machine.pageCache.file(encoded: pages.mapping(old))
         var pin: AnonVmaPin? = nil
-        if pinNeeded, pages.isMapped(old) { pin = machine.holdAnonVma(old, policy: policy) }
-        let anonVma = AnonVmaRef(encoded: pages.mapping(old))
+        if pinNeeded, file == nil, pages.isMapped(old) { pin = machine.holdAnonVma(old, policy: policy) }
+        let anonVma = file == nil ? AnonVmaRef(encoded: pages.mapping(old)) : nil
 
         // The seed's first fix: a page nobody maps can still be a migration target.
         let wasMapped = pages.isMapped(old)
         if wasMapped { machine.tryToUnmapMigration(old) }
         hooks.afterUnmap?(old)
         Sched.point("migrate pfn \(old): unmapped")
-        return .unmapped(InFlight(old: old, new: new, pin: pin, anonVma: anonVma, wasMapped: wasMapped))
+        return .unmapped(InFlight(old: old, new: new, pin: pin, anonVma: anonVma, wasMapped: wasMapped, file: file))
     }
 
     /// The reference check and the copy (Linux: migrate_folio_move → move_to_new_folio).
     func copyStage(_ f: inout InFlight) {
         let pages = machine.phys.pages
-        if pages.isMapped(f.old) || pages.refcount(f.old) != 1 {
+        if let file = f.file {
+            f.rc = moveFileFolio(f.old, f.new, file)
+        } else if pages.isMapped(f.old) || pages.refcount(f.old) != 1 {
             // Linux: folio_migrate_mapping's refcount check — someone else holds it.
             f.rc = .failed(.EAGAIN)
         } else {

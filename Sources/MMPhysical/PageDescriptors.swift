@@ -40,11 +40,22 @@ public enum PageFlag {
     public static let anon: UInt32 = 1 << 9
     /// A fresh frame handed out as a migration target, not yet mapped.
     public static let migrationTarget: UInt32 = 1 << 10
+    /// The first page of a large folio (Linux: PG_head). Its order sits in the order
+    /// bits that a free block's head uses for its buddy order (never both: a head is in
+    /// use, a buddy page is free).
+    public static let head: UInt32 = 1 << 11
+    /// Any other page of a large folio (Linux: compound_head with bit 0 set). Its head's
+    /// PFN sits in the page's index field: a tail has no index of its own.
+    public static let tail: UInt32 = 1 << 12
+    /// The folio carries filesystem-private data, buffer heads (Linux: PG_private),
+    /// which hold one reference of their own (folio_expected_refs).
+    public static let privateData: UInt32 = 1 << 13
     /// Bits that migration copies from the old page to the new one.
     public static let migrateCopyMask: UInt32 = dirty | anon
 
     static let orderShift: UInt32 = 24
-    static let orderMask: UInt32 = 0xF << 24
+    /// The order bits: a free block's buddy order, or a folio head's order.
+    public static let orderMask: UInt32 = 0xF << 24
     static let mtShift: UInt32 = 28
     static let mtMask: UInt32 = 0x7 << 28
 
@@ -54,6 +65,7 @@ public enum PageFlag {
             (locked, "locked"), (waiters, "waiters"), (lru, "lru"), (isolated, "isolated"),
             (writeback, "writeback"), (dirty, "dirty"), (buddy, "buddy"), (reserved, "reserved"),
             (unmovable, "unmovable"), (anon, "anon"), (migrationTarget, "target"),
+            (head, "head"), (tail, "tail"), (privateData, "private"),
         ]
         return names.filter { f & $0.0 != 0 }.map(\.1).joined(separator: "|")
     }
@@ -145,6 +157,54 @@ public struct PageDescriptors: @unchecked Sendable {
         MigrateType(rawValue: Int((flags(pfn) & PageFlag.mtMask) >> PageFlag.mtShift))!
     }
 
+    // MARK: compound pages (Linux: include/linux/mm.h, page-flags.h)
+    //
+    // Encoding, in fields every page has anyway (no byte added per page):
+    //   head: PageFlag.head, folio order in the flag word's order bits;
+    //   tail: PageFlag.tail only, head PFN in the index field, refcount 0, mapcount 0.
+    // Only the head is on the LRU, holds references and carries mapping and index.
+
+    /// Linux: folio_order(): the order of the folio `pfn` heads, 0 for a small page.
+    @inline(__always) public func folioOrder(_ pfn: PFN) -> Int {
+        let f = flags(pfn)
+        return f & PageFlag.head != 0 ? Int((f & PageFlag.orderMask) >> PageFlag.orderShift) : 0
+    }
+    /// Linux: folio_nr_pages().
+    @inline(__always) public func folioPages(_ pfn: PFN) -> Int { 1 << folioOrder(pfn) }
+    @inline(__always) public func isHead(_ pfn: PFN) -> Bool { test(pfn, PageFlag.head) }
+    @inline(__always) public func isTail(_ pfn: PFN) -> Bool { test(pfn, PageFlag.tail) }
+    /// Linux: compound_head(): the head of the folio `pfn` belongs to (itself if not a tail).
+    @inline(__always) public func compoundHead(_ pfn: PFN) -> PFN { isTail(pfn) ? index(pfn) : pfn }
+
+    /// Linux: prep_compound_page(): makes the freshly allocated block [head, head + 2^order)
+    /// one folio. The head keeps its reference; the tails have none. Order 0 is a no-op.
+    public func prepCompound(_ head: PFN, order: Int) {
+        guard order > 0 else { return }
+        precondition(order <= maxOrder && Int(head) & ((1 << order) - 1) == 0,
+                     "prep_compound of pfn \(head) order \(order): not an aligned block")
+        for i in 1..<(1 << order) {
+            let t = head + PFN(i)
+            precondition(refcount(t) == 0 && flags(t) & ~PageFlag.waiters == 0,
+                         "prep_compound: tail pfn \(t) is in use (flags \(PageFlag.describe(flags(t))))")
+            setIndex(t, head)
+            storeFlags(t, PageFlag.tail)
+        }
+        flagsBase[Int(head)].bitwiseAnd(~PageFlag.orderMask, ordering: .acquiringAndReleasing)
+        setFlags(head, PageFlag.head | (UInt32(order) << PageFlag.orderShift))
+    }
+
+    /// Undoes `prepCompound` (the folio is being freed or split): every page becomes a
+    /// small page with no flags from the folio.
+    public func clearCompound(_ head: PFN, order: Int) {
+        guard order > 0 else { return }
+        for i in 1..<(1 << order) {
+            let t = head + PFN(i)
+            setIndex(t, 0)
+            storeFlags(t, 0)
+        }
+        clearFlags(head, PageFlag.head | PageFlag.orderMask)
+    }
+
     // MARK: reference and map counts
     @inline(__always) public func refcount(_ pfn: PFN) -> Int32 { refBase[Int(pfn)].load(ordering: .acquiring) }
     /// Linux: get_page().
@@ -166,6 +226,35 @@ public struct PageDescriptors: @unchecked Sendable {
     @inline(__always) func dropRef(_ pfn: PFN) -> Int32 {
         let new = refBase[Int(pfn)].wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
         precondition(new >= 0, "put_page underflow on pfn \(pfn)")
+        return new
+    }
+    /// Linux: folio_ref_freeze(): the count goes from exactly `expected` to 0, so that
+    /// no one can take a new reference (get_page_unless_zero fails) while the caller
+    /// moves or splits the folio. False if the count was anything else.
+    public func freezeRefs(_ pfn: PFN, expected: Int32) -> Bool {
+        refBase[Int(pfn)].compareExchange(expected: expected, desired: 0, ordering: .acquiringAndReleasing).exchanged
+    }
+    /// Linux: folio_ref_unfreeze(): a frozen (0) count becomes `count`.
+    public func unfreezeRefs(_ pfn: PFN, _ count: Int32) {
+        precondition(refcount(pfn) == 0, "unfreeze of pfn \(pfn) whose count is not frozen")
+        setRefcount(pfn, count)
+    }
+    /// Hands a block's references to a new owner that counts `count` on the head and
+    /// none on the other pages (the page cache adopting allocated frames).
+    public func setFolioRefcount(_ head: PFN, pages n: Int, to count: Int32) {
+        precondition(count > 0 && refcount(head) > 0, "folio refcount of pfn \(head) set on a free page")
+        for i in 1..<max(n, 1) { setRefcount(head + PFN(i), 0) }
+        setRefcount(head, count)
+    }
+    /// Adds `n` references to an in-use page (Linux: folio_ref_add).
+    public func addRefs(_ pfn: PFN, _ n: Int32) {
+        let old = refBase[Int(pfn)].wrappingAdd(n, ordering: .acquiringAndReleasing).oldValue
+        precondition(old > 0, "folio_ref_add on free pfn \(pfn)")
+    }
+    /// Drops `n` references; returns the new count (the caller frees at 0).
+    @inline(__always) func dropRefs(_ pfn: PFN, _ n: Int32) -> Int32 {
+        let new = refBase[Int(pfn)].wrappingSubtract(n, ordering: .acquiringAndReleasing).newValue
+        precondition(new >= 0, "folio_put_refs underflow on pfn \(pfn)")
         return new
     }
     @inline(__always) func setRefcount(_ pfn: PFN, _ v: Int32) { refBase[Int(pfn)].store(v, ordering: .releasing) }

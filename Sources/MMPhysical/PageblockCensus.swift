@@ -108,7 +108,11 @@ public struct PageblockCensus: Sendable {
                 continue
             }
             let b = (p - Int(start)) / pageblockPages
-            if f & movableBits != 0 || d.mapping(PFN(p)) != 0 { u[b].movable += 1 } else { u[b].unmovable += 1 }
+            // A tail page is what its folio's head is (racy read of compound_head).
+            let named = f & PageFlag.tail != 0 ? d.compoundHead(PFN(p)) : PFN(p)
+            let h = Int(named) < d.count ? named : PFN(p)
+            let hf = h == PFN(p) ? f : d.flags(h)
+            if hf & movableBits != 0 || d.mapping(h) != 0 { u[b].movable += 1 } else { u[b].unmovable += 1 }
             p += 1
         }
         usage = u

@@ -195,6 +195,15 @@ public final class PhysicalMemory: @unchecked Sendable {
         return nil
     }
 
+    /// Allocates an order-`order` folio (Linux: folio_alloc → prep_compound_page): a
+    /// block whose head carries the order and holds one reference; nil when no zone of
+    /// the zonelist has a free block of that order.
+    public func allocFolio(node: Int, order: Int, _ mt: MigrateType = .movable, fallback: Bool = true) -> PFN? {
+        guard let p = allocPages(node: node, order: order, mt, fallback: fallback) else { return nil }
+        pages.prepCompound(p, order: order)
+        return p
+    }
+
     /// `p`, unless the host budget refuses a new frame (then it goes back: no memory).
     @inline(__always) private func admitted(_ p: PFN, order: Int) -> PFN? {
         guard let g = hostGuard else { return p }
@@ -212,15 +221,37 @@ public final class PhysicalMemory: @unchecked Sendable {
         if pages.dropRef(pfn) == 0 { freeZeroRefPage(pfn) }
     }
 
+    /// True if `pfn` lies in a free buddy block (Linux: the page_is_buddy walk up the
+    /// orders that is_free_buddy_page does). Racy without the zone lock; callers own
+    /// the pages they ask about, or only report.
+    public func isInFreeBlock(_ pfn: PFN) -> Bool {
+        let zone = zoneOf(pfn)
+        for o in 0...maxOrder {
+            let h = zone.startPFN + PFN(Int(pfn - zone.startPFN) & ~((1 << o) - 1))
+            if pages.test(h, PageFlag.buddy), pages.buddyOrder(h) >= o { return true }
+        }
+        return false
+    }
+
+    /// Drops `n` references at once (Linux: folio_put_refs); frees at zero like putPage.
+    public func putRefs(_ pfn: PFN, _ n: Int32) {
+        if pages.dropRefs(pfn, n) == 0 { freeZeroRefPage(pfn) }
+    }
+
+    /// A large folio goes back whole, at its order (Linux: free_pages_prepare clears
+    /// the compound state, then __free_one_page of that order).
     private func freeZeroRefPage(_ pfn: PFN) {
+        precondition(!pages.isTail(pfn), "freeing tail pfn \(pfn) of folio \(pages.compoundHead(pfn))")
         if pages.test(pfn, PageFlag.lru) { lruOf(pfn).removeForFree(pfn) }
         precondition(pages.mapcount(pfn) == 0, "freeing mapped pfn \(pfn)")
         precondition(pages.flags(pfn) & (PageFlag.locked | PageFlag.writeback) == 0,
                      "freeing pfn \(pfn) with flags \(PageFlag.describe(pages.flags(pfn)))")
+        let order = pages.folioOrder(pfn)
+        pages.clearCompound(pfn, order: order)
         pages.setMapping(pfn, 0)
         pages.setIndex(pfn, 0)
         pages.storeFlags(pfn, 0)
-        zoneOf(pfn).freePages(pfn, order: 0)
+        zoneOf(pfn).freePages(pfn, order: order)
     }
 
     /// Gives an isolated page back to its LRU and drops the isolation reference

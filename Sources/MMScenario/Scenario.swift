@@ -268,6 +268,12 @@ public enum Op: Sendable, Equatable {
 
     // MARK: statements — snapshot
 
+    // MARK: statements — page cache
+    /// `pagecache NAME folios=N order=K [dirty] [writeback] [private] [node=N]` — N
+    /// folios of 2^K pages allocated on node N (default 0) into file NAME at its next
+    /// free indices, on the LRU, with those flags (Linux: filemap_add_folio).
+    case pageCache(file: String, folios: Int, order: Int, dirty: Bool, writeback: Bool, hasPrivate: Bool, node: Int)
+
     /// Consecutive `thread NAME { … }` blocks: they start together and the next
     /// statement waits for all of them.
     case threads([ThreadBlock])
@@ -315,6 +321,9 @@ public enum Op: Sendable, Equatable {
         case .blocks: "blocks"
 
         // MARK: statements — snapshot
+
+        // MARK: statements — page cache
+        case .pageCache: "pagecache"
 
         case .threads: "threads"
         case .verify: "verify"

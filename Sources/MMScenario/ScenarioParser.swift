@@ -29,6 +29,8 @@ public enum ScenarioParser {
 
         // MARK: keywords — snapshot
 
+        // MARK: keywords — page cache
+        "pagecache",
     ]
 
     /// Page size assumed by alignment checks.

@@ -11,6 +11,8 @@ extension ScenarioRunner {
     func performCompaction(_ op: Op, _ r: inout StatementResult) throws(Errno) {
         var migrator = Migrator(machine)
         migrator.onEvent = options.onMigrationEvent
+        // A sync pass that waits on writeback completes the I/O when nothing else could.
+        migrator.hooks.beforeWritebackWait = self.migrator.hooks.beforeWritebackWait
         switch op {
         case let .compact(node, order, mode):
             let m = mode.flatMap { MigrateMode(rawValue: $0) } ?? .sync

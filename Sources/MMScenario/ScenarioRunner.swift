@@ -86,7 +86,7 @@ public final class ScenarioRunner: @unchecked Sendable {
     public let scenario: Scenario
     public let options: RunOptions
     public private(set) var machine: Machine!
-    private var migrator: Migrator!
+    var migrator: Migrator!
     /// Hot-plug of the machine's memory blocks (created with the machine).
     var hotplug: MemoryHotplug!
     /// Thread blocks running right now (a `forever` offline ends when it is alone).
@@ -236,6 +236,9 @@ public final class ScenarioRunner: @unchecked Sendable {
 
         // MARK: statements — snapshot
 
+        // MARK: statements — page cache
+        case .pageCache: try performPageCache(op, &r)
+
         case .verify:
             r.violations = withDaemonsParked { Checker.check(machine) }
         }
@@ -261,6 +264,9 @@ public final class ScenarioRunner: @unchecked Sendable {
     /// The writeback a sync migration is about to wait for completes now if no thread
     /// group runs (nothing else could ever end it).
     private func completeWritebackIfAlone(_ pfn: PFN) {
+        // A page-cache folio's I/O has no statement to end it: it completes when a
+        // sync migration waits for it (ScenarioRunner+PageCache.swift).
+        if completePageCacheWriteback(pfn) { return }
         let done: Bool = resultLock.withLock {
             guard !threadsRunning else { return false }
             for (p, pages) in writebacks {

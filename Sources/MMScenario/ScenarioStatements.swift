@@ -168,6 +168,9 @@ extension LineParser {
 
         // MARK: statements — snapshot
 
+        // MARK: statements — page cache
+        case "pagecache": return try parsePageCache(tokens)
+
         case "verify":
             let args = try splitArgs(keyword, tokens, keys: [])
             try expectPositional(args, 0, names: [], usage: "verify")

@@ -158,6 +158,8 @@ public final class Machine: @unchecked Sendable {
 
     /// Page tables of all address spaces together (PageTable.swift).
     public let pageTableQuota: PageTableQuota
+    /// Every file mapping and its page cache (PageCache.swift).
+    public let pageCache = PageCacheRegistry()
 
     /// At most one page table per 64 frames (dense use needs one per 512), and 256 at
     /// least: HostBudget (MMPhysical) owns the rule and counts their host memory.
