@@ -36,15 +36,24 @@ extension Compaction {
     static func isolateFreepages(_ cc: CompactControl) {
         let zone = cc.zone
         let block = pageblockPages
-        var blockStart = Int(cc.freePFN)
+        // The scan resumes where it stopped (possibly inside a pageblock), but block
+        // decisions are made per aligned pageblock: a block taken from an unaligned start
+        // would straddle two, and the suitability test would read a page that heads no
+        // buddy block inside a wholly free one — and take it apart.
+        var blockStart = Int(pageblockStart(cc.freePFN))
         let low = Int(pageblockEnd(cc.migratePFN))
-        var isolateStart = blockStart
+        var isolateStart = Int(cc.freePFN)
         var blockEnd = min(blockStart + block, Int(zone.endPFN))
+        // Linux samples a block every `stride` pages after blocks that gave nothing (1,
+        // doubling to COMPACT_CLUSTER_MAX; async starts at the maximum): a long run of
+        // full blocks is crossed quickly — and, on memory freed every other page, a
+        // stride of 32 lands on the in-use parity only and finds nothing for a long way.
+        var stride = cc.mode == .async ? CompactControl.clusterMax : 1
         // Bounded: one step per pageblock down to the migrate scanner.
         while blockStart >= low {
             if suitableMigrationTarget(cc, PFN(blockStart)), isolationSuitable(cc, PFN(blockStart)) {
                 var start = PFN(isolateStart)
-                isolateFreepagesBlock(cc, &start, end: PFN(blockEnd))
+                let isolated = isolateFreepagesBlock(cc, &start, end: PFN(blockEnd), stride: stride)
                 isolateStart = Int(start)
                 if isolateStart == blockEnd { updatePageblockSkipFree(cc, PFN(blockStart), next: blockStart - block) }
                 if cc.nrFreePages >= cc.nrMigratePages {
@@ -54,6 +63,7 @@ extension Compaction {
                 } else if isolateStart < blockEnd {
                     break   // stopped early: contention or the watermark
                 }
+                stride = isolated > 0 ? 1 : min(CompactControl.clusterMax, stride << 1)
             }
             blockEnd = blockStart
             blockStart -= block
@@ -66,14 +76,16 @@ extension Compaction {
 
     // Linux: isolate_freepages_block(). Takes the zone lock at the first free page it
     // meets (async: trylock, else `contended`) and isolates whole buddy blocks.
-    static func isolateFreepagesBlock(_ cc: CompactControl, _ start: inout PFN, end: PFN) {
+    @discardableResult
+    static func isolateFreepagesBlock(_ cc: CompactControl, _ start: inout PFN, end: PFN, stride: Int = 1) -> Int {
         let zone = cc.zone, pages = cc.machine.phys.pages
         var pfn = start
         var scanned = 0, isolated = 0
         var locked = false
+        let step = PFN(max(stride, 1))
         while pfn < end {
             scanned += 1
-            guard pages.test(pfn, PageFlag.buddy) else { pfn += 1; continue }
+            guard pages.test(pfn, PageFlag.buddy) else { pfn += step; continue }
             if !locked {
                 if cc.mode == .async {
                     guard zone.lock.tryLock() else { cc.contended = true; break }
@@ -85,21 +97,24 @@ extension Compaction {
             // Linux: __isolate_free_page — fails if the zone would drop below min.
             guard let order = zone.isolateFreeBlockLocked(pfn) else {
                 if pages.test(pfn, PageFlag.buddy) { break }   // the watermark: stop here
-                pfn += 1
+                pfn += step
                 continue
             }
             // Linux 6.x: the block stays whole on the list of its order.
             cc.freepages[order].append(pfn)
             cc.nrFreePages += 1 << order
-            pfn += PFN(1 << order)
+            // Past the block just taken, then on by the stride (Linux: blockpfn += isolated - 1,
+            // then the loop's += stride).
+            pfn += PFN(1 << order) - 1 + step
             isolated += 1 << order
-            if cc.nrMigratePages <= cc.nrFreePages { break }
+            if cc.nrMigratePages <= cc.nrFreePages { pfn = pfn - step + 1; break }
         }
         if locked { zone.lock.unlock() }
         start = min(pfn, end)
         cc.totalFreeScanned += scanned
         cc.pagesIsolated += isolated
         cc.machine.vmstat.add(.compactIsolated, Int64(isolated))
+        return isolated
     }
 
     // Linux: compaction_alloc() — the migration target callback. A free block of the

@@ -4,6 +4,7 @@
 
 import CMMSupport
 import MMCompaction
+import MMMigrate
 import MMPhysical
 import MMSnapshot
 import MMSpace
@@ -16,7 +17,13 @@ extension SnapshotReplay {
         let r = try build(s)
         let replayedCells = cells(r.machine, s)
         let t1 = mm_now_ns()
-        let results = Compaction.compactMemory(machine: r.machine)
+        // A sync migration waits for a folio's writeback from its fourth pass on; nothing
+        // in a replay would ever end that I/O, so the wait completes it (the kernel's
+        // writeback would finish on its own).
+        var migrator = Migrator(r.machine)
+        let machine = r.machine
+        migrator.hooks.beforeWritebackWait = { machine.endFolioWriteback($0) }
+        let results = Compaction.compactMemory(machine: r.machine, migrator: migrator)
         let t2 = mm_now_ns()
         let afterCells = cells(r.machine, s)
         func free(_ c: [UInt8], _ z: SnapshotZone) -> Int {

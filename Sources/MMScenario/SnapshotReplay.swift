@@ -6,8 +6,10 @@
 // buddy pages), unmovable, or allocated (movable pages and the "flags 0, count 0"
 // placeholders), and per pageblock the inferred migratetype; the machine boots from it,
 // its free frames entering the buddy as maximal aligned blocks; (2) each movable unit
-// goes through `installAnon` or `installFileFolio`, which map its frames into the one
-// replay process in bulk (MMSpace/InstallPage.swift). Placeholders stay allocated, off
+// goes through `installAnon` (order-0 anon pages, mapped into the one replay process in
+// bulk, MMSpace/InstallPage.swift), `installFileFolio` (a page-cache folio of its order
+// with the head's dirty/writeback/private bits, MMSpace/PageCache.swift) or
+// `installLargeAnon` (a large anon folio, replayed as a clean page-cache folio). Placeholders stay allocated, off
 // the LRU: compaction neither migrates nor targets them; they count as free when
 // wholly free pageblocks are counted, as in the kernel's second kpageflags.
 
@@ -130,7 +132,9 @@ public enum SnapshotReplay {
         for pfn in 0..<s.pfnCount {
             let c = s.cell(pfn)
             guard c.cls.isMovable, let order = c.headOrder else { continue }   // tails belong to their head's unit
-            if c.cls == .anon {
+            if c.cls == .anon, order > 0 {
+                try b.installLargeAnon(head: PFN(pfn), order: order)
+            } else if c.cls == .anon {
                 try b.installAnon(head: PFN(pfn), order: order)
             } else {
                 try b.installFileFolio(head: PFN(pfn), order: order, flags: s.fileFolios.bits(ofHead: pfn) ?? [])
@@ -151,27 +155,59 @@ public enum SnapshotReplay {
         var next: UInt64 = Self.base
         var pending: [PFN] = []
         var installed = 0, anonUnits = 0, fileFolios = 0
+        /// The replay's page cache: one file for the snapshot's file folios, one for its
+        /// large anonymous folios; the next index of each.
+        let cache: FileMapping
+        let anonLarge: FileMapping
+        var nextIndex = [0, 0]
 
         init(machine: Machine, movablePages: Int) throws {
             self.machine = machine
             process = try machine.createProcess("replay", node: 0)
+            cache = machine.createFile("replay-page-cache")
+            anonLarge = machine.createFile("replay-large-anon")
             try machine.mmap(process.mm, Self.base, UInt64(max(1, movablePages)) << 12)
             pending.reserveCapacity(PteTable.entries)
         }
 
-        /// An anonymous folio: today 2^order single anonymous pages (the model has no
-        /// large anonymous folios), each at its own PFN.
+        /// An order-0 anonymous page at its own PFN, mapped into the replay process.
         mutating func installAnon(head: PFN, order: Int) throws {
             anonUnits += 1
             try add(head, pages: 1 << order)
         }
 
-        /// A page-cache folio with its head's dirty / writeback / locked / private bits.
-        /// Until the model has a page cache this keeps the replay's earlier behaviour —
-        /// 2^order single anonymous pages — and ignores `flags`.
+        /// A page-cache folio with its head's dirty / writeback / private bits, as a folio of
+        /// its order in one replay file (MMSpace/PageCache.swift), at the next free index of
+        /// that order. Not mapped: the replay runs no process that would touch it, and what
+        /// compaction decides for a page-cache folio (its order's target, the split on
+        /// -ENOMEM, writeback) does not depend on its mappings. The locked bit is dropped: a
+        /// snapshot's lock holder is long gone when the replay runs.
         mutating func installFileFolio(head: PFN, order: Int, flags: FolioBits) throws {
             fileFolios += 1
-            try add(head, pages: 1 << order)
+            try addFolio(cache, head: head, order: order, dirty: flags.contains(.dirty),
+                         writeback: flags.contains(.writeback), hasPrivate: flags.contains(.privateData))
+        }
+
+        /// A large anonymous folio (an mTHP or a THP) becomes a clean page-cache folio of its
+        /// order: the model maps no large folios, and compaction treats both kinds alike by
+        /// order (skip_isolation_on_order, compaction_alloc, the split on -ENOMEM).
+        mutating func installLargeAnon(head: PFN, order: Int) throws {
+            anonUnits += 1
+            try addFolio(anonLarge, head: head, order: order, dirty: false, writeback: false, hasPrivate: false)
+        }
+
+        private mutating func addFolio(_ file: FileMapping, head: PFN, order: Int, dirty: Bool, writeback: Bool,
+                                       hasPrivate: Bool) throws {
+            let nr = 1 << order
+            let index = (nextIndex[file === cache ? 0 : 1] + nr - 1) & ~(nr - 1)   // indices aligned to the order
+            do {
+                try machine.addToPageCache(file, index: index, head: head, order: order,
+                                           dirty: dirty, writeback: writeback, hasPrivate: hasPrivate)
+            } catch {
+                throw SnapshotError("replay", "page-cache folio of order \(order) at PFN \(head): \(error)")
+            }
+            nextIndex[file === cache ? 0 : 1] = index + nr
+            installed += nr
         }
 
         private mutating func add(_ head: PFN, pages: Int) throws {
