@@ -7,7 +7,8 @@
 // folio's order when it is handed out.
 //
 // Omitted: fast_isolate_freepages (the free-list search near the migrate scanner); the
-// scanner always walks linearly down from its cached position.
+// scanner always walks linearly down from its cached position (with Linux's stride only
+// where fast_isolate_freepages would not have run: order -1).
 
 import MMPhysical
 import MMSync
@@ -48,7 +49,12 @@ extension Compaction {
         // doubling to COMPACT_CLUSTER_MAX; async starts at the maximum): a long run of
         // full blocks is crossed quickly — and, on memory freed every other page, a
         // stride of 32 lands on the in-use parity only and finds nothing for a long way.
-        var stride = cc.mode == .async ? CompactControl.clusterMax : 1
+        // Only for order -1 (compact_memory, proactive): for an order-N request Linux first
+        // takes targets from the free lists near the migrate scanner
+        // (fast_isolate_freepages), which the model omits; striding there would miss
+        // targets the kernel finds, so the model scans every page instead.
+        let strided = cc.order < 0
+        var stride = strided && cc.mode == .async ? CompactControl.clusterMax : 1
         // Bounded: one step per pageblock down to the migrate scanner.
         while blockStart >= low {
             if suitableMigrationTarget(cc, PFN(blockStart)), isolationSuitable(cc, PFN(blockStart)) {
@@ -63,7 +69,7 @@ extension Compaction {
                 } else if isolateStart < blockEnd {
                     break   // stopped early: contention or the watermark
                 }
-                stride = isolated > 0 ? 1 : min(CompactControl.clusterMax, stride << 1)
+                if strided { stride = isolated > 0 ? 1 : min(CompactControl.clusterMax, stride << 1) }
             }
             blockEnd = blockStart
             blockStart -= block

@@ -75,7 +75,15 @@ extension SnapshotReplay {
                         continue
                     }
                     if sc == PageClass.zeroFree.rawValue { o[pfn] = sc }
-                    else if f & movableBits != 0 { o[pfn] = PageClass.anon.rawValue }
+                    else if f & movableBits != 0 {
+                        // A folio is one unit: its tails (no LRU bit of their own) take
+                        // its head's class; page-cache folios read as file, the rest anon.
+                        let cls = FileMapping.isFile(d.mapping(PFN(pfn))) ? PageClass.file.rawValue : PageClass.anon.rawValue
+                        let end = f & PageFlag.head != 0 ? min(n, pfn + (1 << d.folioOrder(PFN(pfn)))) : pfn + 1
+                        for q in pfn..<end { o[q] = cls }
+                        pfn = end
+                        continue
+                    }
                     pfn += 1
                 }
             }
