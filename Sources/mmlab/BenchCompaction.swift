@@ -94,8 +94,8 @@ struct CompactFull: ParsableCommand {
     }
 }
 
-/// The machine `modelCompactSameSize(bytes:)` (KernelReport.swift) compacts, built the
-/// same way: one node of `bytes`, content=full, frames pre-faulted; every page written by
+/// The machine `modelCompactSameSize(bytes:)` (KernelReport.swift) and `bench
+/// compact-full` compact: one node of `bytes`, content=full, frames pre-faulted; every page written by
 /// one process, then every other page freed with MADV_DONTNEED.
 func fragmentedFullMachine(bytes: Int) -> Machine? {
     let cfg = MachineConfig(nodes: 1, nodeMemBytes: bytes, content: .full, populate: true)

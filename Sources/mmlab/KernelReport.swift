@@ -34,20 +34,7 @@ func predict(snapshot s: KernelSnapshot) -> Prediction? {
 /// fragmented as the fragmenter does: every page written, every other page freed
 /// (madvise(MADV_DONTNEED)). Nil, with the reason, when the machine cannot be built.
 func modelCompactSameSize(bytes: Int) -> ModelSpeed? {
-    let cfg = MachineConfig(nodes: 1, nodeMemBytes: bytes, content: .full, populate: true)
-    if let p = PhysicalMemory.bootProblem(cfg) { modelUnavailableReason = "model machine: " + p; return nil }
-    let m = Machine(cfg)
-    let base: UInt64 = 0x1000_0000
-    do {
-        let p = try m.createProcess("frag", node: 0)
-        let n = m.phys.freePages(node: 0)
-        try m.mmap(p.mm, base, UInt64(n) << 12)
-        try m.touch(p.mm, base, UInt64(n) << 12)
-        for i in stride(from: 1, to: n, by: 2) { try m.madviseDontneed(p.mm, base + UInt64(i) << 12, 4096) }
-    } catch {
-        modelUnavailableReason = "fragmenting the model machine: \(error)"
-        return nil
-    }
+    guard let m = fragmentedFullMachine(bytes: bytes) else { return nil }   // BenchCompaction.swift
     let t0 = mm_now_ns()
     let results = Compaction.compactMemory(machine: m)
     let seconds = Double(mm_now_ns() - t0) / 1e9
