@@ -169,10 +169,18 @@ extension Machine {
         // Bounded: each retry follows a migration that replaced the folio under us.
         for _ in 0..<Self.removeRetries {
             guard let head = file.folio(at: index), pages.index(head) == UInt32(truncatingIfNeeded: index) else { throw Errno.ENOENT }
+            // A reference first (Linux: find_lock_entries → folio_try_get): without it a
+            // migration could free the folio, and its frame be reused, between the
+            // lookup and the lock — and we would lock and unlock someone else's page.
+            // Zero references: frozen by a migration or freed; look again.
+            guard pages.getRefUnlessZero(head) else {
+                Sched.yieldHint("truncate \(file.name): folio at \(index) frozen or freed, retry")
+                continue
+            }
             phys.lockPage(head)
             // Re-check under the page lock: migration may have replaced the folio.
             let still: Bool = file.lock.withLock { file.slots[index] == head && pages.mapping(head) == file.encoded }
-            guard still else { phys.unlockPage(head); continue }
+            guard still else { phys.unlockPage(head); phys.putPage(head); continue }
             if pages.test(head, PageFlag.writeback) { phys.endWriteback(head) }
             let nr = pages.folioPages(head)
             let hadPrivate = pages.test(head, PageFlag.privateData)
@@ -182,7 +190,7 @@ extension Machine {
             }
             pages.clearFlags(head, PageFlag.dirty | PageFlag.privateData)
             phys.unlockPage(head)
-            phys.putRefs(head, Self.pageCacheRefs(pages: nr, hasPrivate: hadPrivate))
+            phys.putRefs(head, Self.pageCacheRefs(pages: nr, hasPrivate: hadPrivate) + 1)   // + our lookup reference
             return
         }
         throw Errno.EBUSY
