@@ -139,12 +139,19 @@ extension Machine {
     /// The frames of an add must be allocated and owned by the caller alone.
     private func checkAddable(head: PFN, order: Int) throws {
         let pages = phys.pages, nr = 1 << order
-        let owned = Set(unmovable + kernelPages)
+        // Unmovable pages (allocateUnmovable, unmovable kernel blocks) carry
+        // PageFlag.unmovable and fail the flag tests below; movable kernel blocks carry no
+        // flag, so their ranges are checked — without building a set of every kernel page
+        // on each add (a replay makes hundreds of thousands of adds).
+        let end = Int(head) + nr
+        if kernelBlocks.contains(where: { $0.migratetype == .movable && Int($0.head) < end && Int(head) < Int($0.head) + (1 << $0.order) }) {
+            throw Errno.EINVAL
+        }
         let headOK = pages.isHead(head) && pages.folioOrder(head) == order
         for i in 0..<nr {
             let p = head + PFN(i)
             let f = pages.flags(p) & ~PageFlag.waiters
-            if owned.contains(p) || pages.mapcount(p) != 0 || pages.mapping(p) != 0 { throw Errno.EINVAL }
+            if pages.mapcount(p) != 0 || pages.mapping(p) != 0 { throw Errno.EINVAL }
             if i == 0 {
                 guard pages.refcount(p) == 1, f & ~(PageFlag.head | PageFlag.orderMask) == 0 else { throw Errno.EINVAL }
             } else if headOK {

@@ -84,6 +84,24 @@ func addFolio(_ m: Machine, _ file: FileMapping, index: Int, order: Int, dirty: 
         #expect(Checker.check(m) == [])
     }
 
+    /// Frames the kernel owns are never the cache's: an unmovable page (PG_unmovable) and
+    /// a movable kernel block (no flag: found by its range, not its flags).
+    @Test func kernelOwnedFramesAreRefused() throws {
+        let m = smallMachine()
+        let f = m.createFile("f")
+        try m.allocateUnmovable(node: 0, pages: 1)
+        let unmovable = try #require(m.unmovable.first)
+        let block = try #require(m.phys.allocPages(node: 0, order: 2, .movable, fallback: false))
+        m.adoptKernelBlock(node: 0, order: 2, head: block, .movable)
+        for (h, order) in [(unmovable, 0), (block, 0), (block + 2, 0), (block, 2)] {
+            #expect(throws: Errno.EINVAL, "pfn \(h) order \(order)") {
+                try m.addToPageCache(f, index: 0, head: h, order: order, dirty: false, writeback: false, hasPrivate: false)
+            }
+        }
+        #expect(f.folios().isEmpty)
+        #expect(Checker.check(m) == [])
+    }
+
     @Test func writebackAtAQuietPointIsAllowedInTheCacheAndEndsAtTruncation() throws {
         let m = smallMachine()
         let f = m.createFile("f")
