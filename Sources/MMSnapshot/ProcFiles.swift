@@ -15,8 +15,23 @@ public struct ZoneInfo: Sendable, Equatable {
     public var watermarkMin: Int
     public var watermarkLow: Int
     public var watermarkHigh: Int
+    /// The zone's per-CPU free lists ("pagesets"), in the file's CPU order.
+    public var pcp: [PerCPUPagesInfo] = []
     /// One past the zone's last PFN.
     public var endPFN: Int { startPFN + spanned }
+}
+
+/// One CPU's free-page list of a zone as /proc/zoneinfo prints it under "pagesets"
+/// (Linux: struct per_cpu_pages): pages held, and the `high` above which a free pushes
+/// the oldest ones back to the buddy (docs/SNAPSHOT.md, "Per-CPU lists").
+public struct PerCPUPagesInfo: Sendable, Equatable {
+    public var cpu: Int
+    public var count: Int
+    public var high: Int
+    public var batch: Int
+    public init(cpu: Int, count: Int, high: Int, batch: Int) {
+        self.cpu = cpu; self.count = count; self.high = high; self.batch = batch
+    }
 }
 
 /// One zone's lines of /proc/pagetypeinfo (Linux: pagetypeinfo_showblockcount_print(),
@@ -75,6 +90,12 @@ public enum ProcParsers {
     /// Parses /proc/zoneinfo: every zone with its start PFN, sizes, free pages and
     /// watermarks. Empty zones (spanned 0) carry no start_pfn line and get 0.
     public static func zoneinfo(_ text: String, file: String = "zoneinfo.txt") throws -> [ZoneInfo] {
+        // Per-CPU list fields are page counts (or a CPU number): bounded by the largest machine.
+        func pcpField(_ v: Substring, _ n: Int, _ what: String) throws -> Int {
+            let x = try ProcText.int(v, file, n, what)
+            guard x <= SnapshotLimits.maxPFNs else { throw SnapshotError(file, line: n, "\(what) \(x) is larger than \(SnapshotLimits.maxPFNs)") }
+            return x
+        }
         var zones: [ZoneInfo] = []
         var sawStart: [Bool] = []
         var headerLine: [Int] = []
@@ -98,6 +119,14 @@ public enum ProcParsers {
             case "spanned" where f.count == 2: zones[i].spanned = try ProcText.int(f[1], file, n, "spanned")
             case "present" where f.count == 2: zones[i].present = try ProcText.int(f[1], file, n, "present")
             case "managed" where f.count == 2: zones[i].managed = try ProcText.int(f[1], file, n, "managed")
+            case "cpu:" where f.count == 2:
+                zones[i].pcp.append(PerCPUPagesInfo(cpu: try pcpField(f[1], n, "cpu"), count: 0, high: 0, batch: 0))
+            case "count:" where f.count == 2 && !zones[i].pcp.isEmpty:
+                zones[i].pcp[zones[i].pcp.count - 1].count = try pcpField(f[1], n, "pcp count")
+            case "high:" where f.count == 2 && !zones[i].pcp.isEmpty:
+                zones[i].pcp[zones[i].pcp.count - 1].high = try pcpField(f[1], n, "pcp high")
+            case "batch:" where f.count == 2 && !zones[i].pcp.isEmpty:
+                zones[i].pcp[zones[i].pcp.count - 1].batch = try pcpField(f[1], n, "pcp batch")
             case "start_pfn:" where f.count == 2:
                 zones[i].startPFN = try ProcText.int(f[1], file, n, "start_pfn")
                 sawStart[i] = true

@@ -14,6 +14,14 @@ import Testing
         #expect(zones[1].spanned == 0 && zones[1].startPFN == 0)
     }
 
+    @Test func zoneinfoReadsEachCPUsList() throws {
+        let text = TinySnapshot().zoneinfo + "\n  pagesets\n    cpu: 0\n              count:    7\n              high:     9\n              batch:    63\n"
+            + "              high_min: 9\n  vm stats threshold: 36\n    cpu: 1\n              count:    250000\n              high:     250001\n              batch:    63\n"
+        let zones = try ProcParsers.zoneinfo(text)
+        #expect(zones[0].pcp == [PerCPUPagesInfo(cpu: 0, count: 7, high: 9, batch: 63), PerCPUPagesInfo(cpu: 1, count: 250000, high: 250001, batch: 63)])
+        #expect(throws: SnapshotError.self) { try ProcParsers.zoneinfo(TinySnapshot().zoneinfo + "\n    cpu: 0\n     count: -3\n") }
+    }
+
     @Test func zoneinfoErrorsNameFileAndLine() {
         #expect(throws: SnapshotError("z", line: 3, "spanned: 'x12' is not a non-negative integer")) {
             try ProcParsers.zoneinfo("Node 0, zone Normal\n  pages free 1\n  spanned x12\n", file: "z")
