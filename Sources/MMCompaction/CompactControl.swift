@@ -112,6 +112,10 @@ public final class CompactControl {
 
     /// The migration engine the run uses (kernel context, the machine's pin policy).
     var migrator: Migrator
+    /// The compacting CPU's per-CPU list of this zone, when the machine models one (a
+    /// replayed snapshot, MMPhysical/PerCPULists.swift): each migrated page's freed
+    /// source may push a held free page into the buddy. Nil: frees go to the buddy.
+    public var pcp: PerCPULists?
 
     /// Linux: COMPACT_CLUSTER_MAX (= SWAP_CLUSTER_MAX): pages isolated per batch.
     public static let clusterMax = 32

@@ -4,7 +4,8 @@
 // compaction_defer_reset, compaction_restarting).
 //
 // Omitted: the capture of a freed page for the direct compactor (capture_control),
-// per-CPU list draining (the model frees straight to the buddy) and the lowmem reserve.
+// per-CPU list draining (the model frees straight to the buddy, except through a
+// replay's `cc.pcp`, MMPhysical/PerCPULists.swift) and the lowmem reserve.
 
 import MMMigrate
 import MMPhysical
@@ -245,6 +246,7 @@ public enum Compaction {
                                          mode: cc.mode, reason: .compaction, context: .kernel)
         cc.pagesMigrated += r.pagesSucceeded
         cc.pagesFailed += r.pagesFailed
+        cc.pcp?.sourcePagesFreed(r.pagesSucceeded, phys: cc.machine.phys)
         return (r.notMigrated, r.outOfMemory)
     }
 

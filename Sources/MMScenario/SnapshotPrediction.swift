@@ -9,12 +9,56 @@ import MMPhysical
 import MMSnapshot
 import MMSpace
 
+/// How a snapshot is replayed.
+public struct ReplayOptions: Sendable {
+    /// The CPU whose per-CPU lists the compaction frees onto (docs/SNAPSHOT.md, "Per-CPU
+    /// lists"), or nil: "flags 0, count 0" pages stay allocated throughout. `mmlab kernel
+    /// compact` writes compact_memory from CPU 0.
+    public var pcpCPU: Int? = 0
+    /// Seconds between the snapshot's page read and the compaction: the other CPUs' lists
+    /// shrink meanwhile (Linux: decay_pcp_high, at most batch << 5 pages per CPU and
+    /// second), pushing as many held pages into the buddy before compaction starts.
+    public var decaySeconds: Double = 0
+    public init(pcpCPU: Int? = 0, decaySeconds: Double = 0) { self.pcpCPU = pcpCPU; self.decaySeconds = decaySeconds }
+}
+
 extension SnapshotReplay {
+    /// The per-CPU list of `cpu` for each model zone of a replayed machine: the zone's
+    /// placeholders ("flags 0, count 0" pages of its initialised part) with that CPU's
+    /// count and high summed over the snapshot zones it covers (DMA folds into DMA32).
+    /// Nil for a zone the snapshot has no pagesets for.
+    static func perCPULists(_ m: Machine, _ s: KernelSnapshot, cpu: Int) -> [ObjectIdentifier: PerCPULists] {
+        var out: [ObjectIdentifier: PerCPULists] = [:]
+        let zeroFree = PageClass.zeroFree.rawValue
+        for z in m.phys.zones {
+            let covered = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) && $0.endPFN > $0.startPFN }
+            let lists = covered.compactMap { sz in sz.info.pcp.first { $0.cpu == cpu } }
+            guard !lists.isEmpty else { continue }
+            var held: [PFN] = []
+            for sz in covered {
+                for pfn in sz.startPFN..<min(sz.initialisedEnd, s.pfnCount) where s.cells[pfn] & 0xF == zeroFree { held.append(PFN(pfn)) }
+            }
+            out[ObjectIdentifier(z)] = PerCPULists(held: held, count: lists.reduce(0) { $0 + $1.count },
+                                                   high: lists.reduce(0) { $0 + $1.high })
+        }
+        return out
+    }
+
     /// Replays `s` and runs full compaction on it. Throws a `SnapshotError` when the
     /// snapshot does not fit the model.
-    public static func predict(_ s: KernelSnapshot) throws -> Prediction {
+    public static func predict(_ s: KernelSnapshot, options: ReplayOptions = .init()) throws -> Prediction {
         let t0 = mm_now_ns()
         let r = try build(s)
+        let lists = options.pcpCPU.map { perCPULists(r.machine, s, cpu: $0) } ?? [:]
+        if let cpu = options.pcpCPU, options.decaySeconds.isFinite, options.decaySeconds > 0 {
+            for z in r.machine.phys.zones {
+                guard let l = lists[ObjectIdentifier(z)] else { continue }
+                let others = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) }.flatMap(\.info.pcp).filter { $0.cpu != cpu }
+                // Linux: decay_pcp_high frees at most batch << CONFIG_PCP_BATCH_SCALE_MAX (5) a second.
+                let n = others.reduce(0) { $0 + Int(min(Double($1.count), Double($1.batch << 5) * options.decaySeconds)) }
+                l.push(n, phys: r.machine.phys)
+            }
+        }
         let replayedCells = cells(r.machine, s)
         let t1 = mm_now_ns()
         // A sync migration waits for a folio's writeback from its fourth pass on; nothing
@@ -23,7 +67,7 @@ extension SnapshotReplay {
         var migrator = Migrator(r.machine)
         let machine = r.machine
         migrator.hooks.beforeWritebackWait = { machine.endFolioWriteback($0) }
-        let results = Compaction.compactMemory(machine: r.machine, migrator: migrator)
+        let results = Compaction.compactMemory(machine: r.machine, migrator: migrator) { lists[ObjectIdentifier($0)] }
         let t2 = mm_now_ns()
         let afterCells = cells(r.machine, s)
         func free(_ c: [UInt8], _ z: SnapshotZone) -> Int {
@@ -42,7 +86,7 @@ extension SnapshotReplay {
                                buddyinfoAfter: z.freeBlockCounts()))
         }
         let t3 = mm_now_ns()
-        return Prediction(pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, pagesFailed: results.reduce(0) { $0 + $1.pagesFailed },
+        return Prediction(pcpPushed: lists.values.reduce(0) { $0 + $1.pushed }, pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, pagesFailed: results.reduce(0) { $0 + $1.pagesFailed },
                           migrateScanned: results.reduce(0) { $0 + $1.migrateScanned }, freeScanned: results.reduce(0) { $0 + $1.freeScanned },
                           movablePages: r.movable, unmovablePages: r.unmovable, zones: zones,
                           cellsReplayed: replayedCells, cellsAfter: afterCells,
@@ -74,8 +118,8 @@ extension SnapshotReplay {
                         pfn = end
                         continue
                     }
-                    if sc == PageClass.zeroFree.rawValue { o[pfn] = sc }
-                    else if f & movableBits != 0 {
+                    // A placeholder pushed from a per-CPU list may since hold a migrated page.
+                    if f & movableBits != 0 {
                         // A folio is one unit: its tails (no LRU bit of their own) take
                         // its head's class; page-cache folios read as file, the rest anon.
                         let cls = FileMapping.isFile(d.mapping(PFN(pfn))) ? PageClass.file.rawValue : PageClass.anon.rawValue
@@ -84,6 +128,7 @@ extension SnapshotReplay {
                         pfn = end
                         continue
                     }
+                    if sc == PageClass.zeroFree.rawValue { o[pfn] = sc }
                     pfn += 1
                 }
             }

@@ -34,6 +34,8 @@ public struct ReplayedMachine {
 
 /// mmlab's prediction of a full compaction (compact_memory) of a snapshot.
 public struct Prediction: Sendable {
+    /// Placeholders the compacting CPU's per-CPU lists pushed into the buddy (ReplayOptions.pcpCPU).
+    public var pcpPushed: Int
     public struct Zone: Sendable {
         public var node: Int
         public var zone: String

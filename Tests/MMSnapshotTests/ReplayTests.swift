@@ -97,9 +97,37 @@ import MMScenario
         // Pages are conserved: every movable page is still somewhere, free pages too.
         let movableAfter = p.cellsAfter.reduce(0) { $0 + ($1 == PageClass.anon.rawValue || $1 == PageClass.file.rawValue ? 1 : 0) }
         #expect(movableAfter == p.movablePages)
+        // Pushed placeholders are free now, every other one still "flags 0, count 0".
         let buddyBefore = s.counts[.buddy]
         let buddyAfter = p.cellsAfter.reduce(0) { $0 + ($1 == PageClass.buddy.rawValue ? 1 : 0) }
-        #expect(buddyAfter == buddyBefore)
+        #expect(buddyAfter == buddyBefore + p.pcpPushed)
+        let zeroFreeAfter = p.cellsAfter.reduce(0) { $0 + ($1 == PageClass.zeroFree.rawValue ? 1 : 0) }
+        #expect(zeroFreeAfter == s.counts[.zeroFree] - p.pcpPushed)
+    }
+
+    /// The per-CPU list model (MMPhysical/PerCPULists.swift) on the fixture: CPU 1's Normal
+    /// list was short of its high, CPU 0's full; without the model nothing is pushed; the
+    /// other CPUs' decay adds their batch << 5 pages per second; a bad CPU pushes nothing.
+    @Test func perCPUListsPushWhatTheSnapshotsPagesetsAllow() throws {
+        let s = try Self.crop()
+        let normal = try #require(s.zones.last)
+        let lists = normal.info.pcp
+        #expect(lists.map(\.cpu) == [0, 1])
+        #expect(lists.allSatisfy { $0.high > 0 && $0.batch == 63 })
+        let off = try SnapshotReplay.predict(s, options: ReplayOptions(pcpCPU: nil))
+        #expect(off.pcpPushed == 0)
+        for l in lists {
+            let p = try SnapshotReplay.predict(s, options: ReplayOptions(pcpCPU: l.cpu))
+            // DMA32's lists push too; Normal's can push no more than the migrations beyond its headroom.
+            let dma32 = s.zones.filter { $0.name != "Normal" }.flatMap(\.info.pcp).filter { $0.cpu == l.cpu }.reduce(0) { $0 + $1.count }
+            #expect(p.pcpPushed <= min(l.count, max(0, p.pagesMigrated - max(0, l.high - l.count))) + dma32, "cpu \(l.cpu)")
+            let decayed = try SnapshotReplay.predict(s, options: ReplayOptions(pcpCPU: l.cpu, decaySeconds: 1))
+            let others = lists.filter { $0.cpu != l.cpu }.reduce(0) { $0 + min($1.count, $1.batch << 5) }
+            #expect(decayed.pcpPushed >= others, "cpu \(l.cpu)")
+        }
+        let none = try SnapshotReplay.predict(s, options: ReplayOptions(pcpCPU: 7))
+        #expect(none.pcpPushed == 0)
+        #expect(none.pagesMigrated == off.pagesMigrated)
     }
 }
 
