@@ -98,6 +98,30 @@ int mmz_gunzip_into(const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, 
     return rc;
 }
 
+/* Deflates `in` as one gzip member into buf[0..cap); MMZ_TOO_LARGE when it does not fit. */
+static int gzip_into(z_stream *s, const uint8_t *in, size_t in_len, uint8_t *buf, size_t cap, size_t *out_len) {
+    size_t consumed = 0, done = 0;
+    int z;
+    do {
+        size_t avail_in = in_len - consumed;
+        s->next_in = (Bytef *)in + consumed;
+        s->avail_in = (uInt)(avail_in > (1u << 30) ? (1u << 30) : avail_in);
+        size_t room = cap - done;
+        s->next_out = buf + done;
+        s->avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
+        uInt in_before = s->avail_in, out_before = s->avail_out;
+        int flush = (consumed + s->avail_in == in_len) ? Z_FINISH : Z_NO_FLUSH;
+        z = deflate(s, flush);
+        consumed += in_before - s->avail_in;
+        done += out_before - s->avail_out;
+        if (z == Z_STREAM_ERROR) return MMZ_MEMORY;
+        if (z == Z_BUF_ERROR && done == cap) return MMZ_TOO_LARGE;
+        if (z != Z_STREAM_END && done == cap) return MMZ_TOO_LARGE;
+    } while (z != Z_STREAM_END);
+    *out_len = done;
+    return MMZ_OK;
+}
+
 int mmz_gzip(const uint8_t *in, size_t in_len, int level, uint8_t **out, size_t *out_len) {
     *out = NULL;
     *out_len = 0;
@@ -106,24 +130,18 @@ int mmz_gzip(const uint8_t *in, size_t in_len, int level, uint8_t **out, size_t 
     size_t cap = deflateBound(&s, (uLong)in_len) + 64;
     uint8_t *buf = malloc(cap);
     if (!buf) { deflateEnd(&s); return MMZ_MEMORY; }
-    size_t consumed = 0, done = 0;
-    int z;
-    do {
-        size_t avail_in = in_len - consumed;
-        s.next_in = (Bytef *)in + consumed;
-        s.avail_in = (uInt)(avail_in > (1u << 30) ? (1u << 30) : avail_in);
-        size_t room = cap - done;
-        s.next_out = buf + done;
-        s.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
-        uInt in_before = s.avail_in, out_before = s.avail_out;
-        int flush = (consumed + s.avail_in == in_len) ? Z_FINISH : Z_NO_FLUSH;
-        z = deflate(&s, flush);
-        consumed += in_before - s.avail_in;
-        done += out_before - s.avail_out;
-        if (z == Z_STREAM_ERROR || (z == Z_BUF_ERROR && done == cap)) { deflateEnd(&s); free(buf); return MMZ_MEMORY; }
-    } while (z != Z_STREAM_END);
+    int rc = gzip_into(&s, in, in_len, buf, cap, out_len);
     deflateEnd(&s);
+    if (rc != MMZ_OK) { free(buf); *out_len = 0; return rc == MMZ_TOO_LARGE ? MMZ_MEMORY : rc; }
     *out = buf;
-    *out_len = done;
     return MMZ_OK;
+}
+
+int mmz_gzip_into(const uint8_t *in, size_t in_len, int level, uint8_t *out, size_t cap, size_t *out_len) {
+    *out_len = 0;
+    z_stream s = {0};
+    if (deflateInit2(&s, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return MMZ_MEMORY;
+    int rc = gzip_into(&s, in, in_len, out, cap, out_len);
+    deflateEnd(&s);
+    return rc;
 }

@@ -37,7 +37,7 @@ public enum SnapshotLimits {
     public static let gzipBytes = 512 << 20
 }
 
-enum SnapshotIO {
+public enum SnapshotIO {
     /// Reads the whole file at `path`, refusing more than `limit` bytes.
     static func readFile(_ path: String, limit: Int, name: String? = nil) throws -> [UInt8] {
         let label = name ?? path
@@ -75,7 +75,7 @@ enum SnapshotIO {
     }
 
     /// Writes `bytes` to `path` (created or truncated, mode 0644).
-    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+    public static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SnapshotError(path, "cannot create: \(errnoText())") }
         defer { close(fd) }

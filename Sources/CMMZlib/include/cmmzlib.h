@@ -26,5 +26,9 @@ int mmz_gunzip_into(const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, 
 /// On MMZ_OK, `*out` is a malloc'd buffer of `*out_len` bytes (free it with mmz_free).
 int mmz_gzip(const uint8_t *in, size_t in_len, int level, uint8_t **out, size_t *out_len);
 
+/// Compresses as mmz_gzip does into the caller's buffer of `cap` bytes (no allocation of
+/// the output); MMZ_TOO_LARGE when it does not fit.
+int mmz_gzip_into(const uint8_t *in, size_t in_len, int level, uint8_t *out, size_t cap, size_t *out_len);
+
 void mmz_free(void *p);
 #endif
