@@ -4,6 +4,7 @@
 // parent it verifies every held page's content and reports. Talks over stdin/stdout.
 
 import ArgumentParser
+import CMMSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,9 +13,11 @@ struct FragmenterChild: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "_fragmenter", abstract: "Internal: the fragmenter child of `mmlab kernel compact`.",
                                                     shouldDisplay: false)
     @Option(help: "Bytes to map.") var bytes: Int
+    @Option(help: "Pin to this CPU (its frees go to that CPU's per-CPU lists).") var cpu: Int?
 
     func run() throws {
         let page = 4096
+        if let cpu, cpu < 0 || mm_pin_to_cpu(Int32(cpu)) != 0 { failBadInput("_fragmenter: cannot pin to CPU \(cpu)") }
         guard bytes >= 2 * page, bytes % page == 0, bytes <= 1 << 40 else { failBadInput("_fragmenter: --bytes must be a multiple of 4096, at least 8192") }
         guard let base = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
             reply("error mmap: \(String(cString: strerror(errno)))")

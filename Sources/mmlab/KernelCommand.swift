@@ -2,6 +2,12 @@
 // machine, end to end, and set beside mmlab's prediction for the same memory map
 // (docs/SNAPSHOT.md, docs/FIDELITY.md). Every file it reads is kept in --out DIR.
 //
+// With two CPUs or more the fragmenter runs on CPU 1 and the measuring thread (snapshots,
+// the write) on CPU 0: the fragmenter's freed pages then sit on CPU 1's per-CPU lists,
+// and the snapshots' own buffer frees and the compaction's frees go to CPU 0's. Sharing a
+// CPU, the snapshot's frees pushed tens of thousands of the fragmenter's pages into the
+// buddy before the compaction began (docs/FIDELITY.md, run r1); the replay models CPU 0.
+//
 //   fragmenter child → sync → settle → snapshot BEFORE → vmstat → write 1 to
 //   /proc/sys/vm/compact_memory (timed) → buddyinfo+vmstat (AFTER) → settle →
 //   buddyinfo+vmstat (AFTER5) → snapshot AFTER (second kpageflags) → fragmenter checks
@@ -45,7 +51,7 @@ struct KernelCompact: ParsableCommand {
         let run: KernelCompactRun
         do { run = try KernelCompactRun.execute(bytes: bytes, settle: settleS, dir: dir, log: log) }
         catch let e as SnapshotError { failBadInput(e.description) }
-        let prediction = predict(snapshot: run.before)
+        let prediction = predict(snapshot: run.before, options: ReplayOptions(pcpCPU: run.compactCPU ?? 0))
         let model = modelCompactSameSize(bytes: bytes)
         let report = kernelCompactJSON(run, prediction: prediction, model: model)
         try? writeTextFile("\(dir)/report.json", report.text + "\n")
@@ -85,13 +91,28 @@ struct KernelCompactRun {
     var fragmenterReport: String
     var fragmenterOK: Bool
     var settle: Double
+    /// The CPU the write to compact_memory ran on, and the fragmenter's (nil: not pinned).
+    var compactCPU: Int?
+    var fragmenterCPU: Int?
+    /// Seconds from the middle of BEFORE's kpageflags read to the write: the other CPUs'
+    /// per-CPU lists shrink meanwhile. Reported, not replayed: modelling that decay with
+    /// uniformly drawn pages made 2 of 6 runs worse and none better (docs/FIDELITY.md).
+    var flagsToCompactSeconds: Double
 
     func delta(_ key: String) -> Int { (vmAfter[key] ?? 0) - (vmBefore[key] ?? 0) }
 
     static func execute(bytes: Int, settle: Double, dir: String, log: (String) -> Void) throws -> KernelCompactRun {
         try SnapshotCapture.makeDirectory(dir)
-        log("fragmenter: mapping \(bytes >> 20) MiB, writing every page, freeing every other page")
-        let child = try FragmenterProcess(bytes: bytes)
+        // Both snapshots' memory is made now, before the fragmenter frees anything: made
+        // later, it would come out of the fragmenter's holes (SnapshotCapture.capture(into:)).
+        let buffers = try CaptureBuffers(pfns: try SnapshotCapture.machinePFNs())
+        log("per-CPU lists: " + (try drainPerCPULists()))
+        let pinned = sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 && mm_pin_to_cpu(0) == 0
+        defer { if pinned { _ = mm_unpin() } }
+        let fragmenterCPU: Int? = pinned ? 1 : nil
+        log("fragmenter: mapping \(bytes >> 20) MiB, writing every page, freeing every other page"
+            + (pinned ? " (fragmenter on CPU 1, measurements and compaction on CPU 0)" : ""))
+        let child = try FragmenterProcess(bytes: bytes, cpu: fragmenterCPU)
         var childDone = false
         defer { if !childDone { child.kill() } }
         let ready = child.readLine()
@@ -104,19 +125,23 @@ struct KernelCompactRun {
         let tracer = try CompactionTracer()
         defer { tracer.close() }
         log("snapshot BEFORE → \(dir)/before")
-        try SnapshotCapture.capture(to: "\(dir)/before")
+        var beforeSnap = try SnapshotCapture.capture(into: buffers)
         let vmBeforeText = try readText("/proc/vmstat")
         let t0 = mm_now_ns()
+        let decay = Double(t0 - beforeSnap.flagsReadMidpointNs) / 1e9
         try writeText("/proc/sys/vm/compact_memory", "1")
         let seconds = Double(mm_now_ns() - t0) / 1e9
         let buddyAfterText = try readText("/proc/buddyinfo")
         let vmAfterText = try readText("/proc/vmstat")
+        // Written only now: its files' page cache would otherwise be allocated before the write.
+        try beforeSnap.write(to: "\(dir)/before")
         log("compact_memory took \(fmt(seconds)) s; settling \(settle) s")
         sleepSeconds(settle)
         let buddySettleText = try readText("/proc/buddyinfo")
         let vmSettleText = try readText("/proc/vmstat")
         log("snapshot AFTER → \(dir)/after")
-        try SnapshotCapture.capture(to: "\(dir)/after")
+        var afterSnap = try SnapshotCapture.capture(into: buffers)
+        try afterSnap.write(to: "\(dir)/after")
         let (report, status) = child.finish()
         childDone = true
         let (traceText, trace) = try tracer.read()
@@ -135,8 +160,48 @@ struct KernelCompactRun {
             before: try KernelSnapshot.load(directory: "\(dir)/before"),
             after: try KernelSnapshot.load(directory: "\(dir)/after"),
             trace: trace, fragmenterReport: report,
-            fragmenterOK: report.hasPrefix("ok ") && status == 0, settle: settle)
+            fragmenterOK: report.hasPrefix("ok ") && status == 0, settle: settle,
+            compactCPU: pinned ? 0 : nil, fragmenterCPU: fragmenterCPU, flagsToCompactSeconds: decay)
     }
+}
+
+/// Empties every CPU's free-page lists before the fragmenter runs, so that the lists the
+/// compaction frees onto hold only what this experiment put there (earlier runs leave up
+/// to ~300 000 pages on them, anywhere in memory). Linux has no direct control for this.
+/// Setting vm.percpu_pagelist_high_fraction fixes each list's high_min = high_max at a
+/// small value; a list's own `high` is clamped to it at that CPU's next free (Linux:
+/// nr_pcp_high), so one page is mapped and freed on each CPU; a write to vm.stat_refresh
+/// then makes every CPU free the whole excess at once (Linux: vmstat_refresh →
+/// refresh_cpu_vm_stats → decay_pcp_high, uncapped when high_min == high_max). The old
+/// value is put back (0: auto-tuned) before returning. Leaves the calling thread unpinned.
+/// Returns what it did, for the log.
+func drainPerCPULists() throws -> String {
+    let knob = "/proc/sys/vm/percpu_pagelist_high_fraction"
+    func held() throws -> Int {
+        try ProcParsers.zoneinfo(try readText("/proc/zoneinfo")).reduce(0) { $0 + $1.pcp.reduce(0) { $0 + $1.count } }
+    }
+    let old = String(try readText(knob).filter { !$0.isWhitespace })
+    let before = try held()
+    try writeText(knob, "100000")
+    defer { _ = mm_unpin() }
+    var after = before
+    do {
+        let cpus = max(1, min(1024, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        for _ in 0..<10 {   // bounded: about 1 s
+            for cpu in 0..<cpus where mm_pin_to_cpu(Int32(cpu)) == 0 {
+                if let p = mm_map_anon(1 << 16, 1) { mm_unmap(p, 1 << 16) }
+            }
+            try? writeText("/proc/sys/vm/stat_refresh", "1")
+            after = try held()
+            if after < 4096 { break }
+            sleepSeconds(0.1)
+        }
+    } catch {
+        try? writeText(knob, old)
+        throw error
+    }
+    try writeText(knob, old)
+    return "\(before) pages held before, \(after) after draining"
 }
 
 func writeTextFile(_ path: String, _ text: String) throws {

@@ -23,8 +23,8 @@ nonisolated(unsafe) var modelUnavailableReason: String?
 /// Replays `snapshot` in mmlab (MMScenario/SnapshotReplay.swift) and runs full compaction
 /// on it (compact_memory: every zone, order -1, sync). Nil, with the reason in
 /// `modelUnavailableReason`, when the snapshot does not fit the model.
-func predict(snapshot s: KernelSnapshot) -> Prediction? {
-    do { return try SnapshotReplay.predict(s) } catch {
+func predict(snapshot s: KernelSnapshot, options: ReplayOptions = .init()) -> Prediction? {
+    do { return try SnapshotReplay.predict(s, options: options) } catch {
         modelUnavailableReason = "replay: \(error)"
         return nil
     }
@@ -64,6 +64,8 @@ func kernelCompactJSON(_ r: KernelCompactRun, prediction: Prediction?, model: Mo
     let kernel: JSONValue = .object([
         ("release", .string(r.before.meta?.kernelRelease ?? "")),
         ("mem_bytes", .int(r.bytes)), ("held_pages", .int(r.heldPages)), ("settle_s", .double(r.settle)),
+        ("compact_cpu", r.compactCPU.map { .int($0) } ?? .null), ("fragmenter_cpu", r.fragmenterCPU.map { .int($0) } ?? .null),
+        ("flags_to_compact_s", .double(r.flagsToCompactSeconds)),
         ("seconds", .double(r.seconds)),
         ("pages_migrated", .int(migrated)), ("pages_failed", .int(r.delta("pgmigrate_fail"))),
         ("migrate_scanned", .int(r.delta("compact_migrate_scanned"))), ("free_scanned", .int(r.delta("compact_free_scanned"))),
@@ -76,7 +78,8 @@ func kernelCompactJSON(_ r: KernelCompactRun, prediction: Prediction?, model: Mo
     if let p = prediction {
         top.append(("model", .object([
             ("pages_migrated", .int(p.pagesMigrated)), ("pages_failed", .int(p.pagesFailed)),
-            ("migrate_scanned", .int(p.migrateScanned)), ("free_scanned", .int(p.freeScanned)), ("seconds", .double(p.seconds)),
+            ("migrate_scanned", .int(p.migrateScanned)), ("free_scanned", .int(p.freeScanned)), ("pcp_pushed", .int(p.pcpPushed)),
+            ("seconds", .double(p.seconds)),
             ("build_seconds", .double(p.buildSeconds)), ("compact_seconds", .double(p.compactSeconds)),
             ("zones", .array(p.zones.map { z in .object([
                 ("node", .int(z.node)), ("zone", .string(z.zone)), ("migrate_pfn", .int(z.migratePFN)), ("free_pfn", .int(z.freePFN)),

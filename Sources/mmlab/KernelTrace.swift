@@ -127,7 +127,7 @@ final class FragmenterProcess {
     let toChild: Int32
     let fromChild: Int32
 
-    init(bytes: Int) throws {
+    init(bytes: Int, cpu: Int?) throws {
         var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0]
         guard pipe(&inPipe) == 0, pipe(&outPipe) == 0 else { throw SnapshotError("pipe", String(cString: strerror(errno))) }
         var actions = posix_spawn_file_actions_t()
@@ -136,7 +136,7 @@ final class FragmenterProcess {
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         for fd in [inPipe[1], outPipe[0]] { posix_spawn_file_actions_addclose(&actions, fd) }
-        let args = ["mmlab", "_fragmenter", "--bytes", String(bytes)]
+        let args = ["mmlab", "_fragmenter", "--bytes", String(bytes)] + (cpu.map { ["--cpu", String($0)] } ?? [])
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         var child: pid_t = 0

@@ -20,15 +20,23 @@ struct Snapshot: ParsableCommand {
     @Option(help: "With --replay: write the pageblock picture (snapshot before | mmlab after) as SVG to this file.") var svg: String?
     @Option(help: "With --svg: the snapshot of the kernel's own state after its compaction (kernel compact's DIR/after), a third panel.")
     var kernelAfter: String?
+    @Option(help: "With --replay: the CPU whose per-CPU lists the compaction frees onto (its zoneinfo pagesets), or 'off'.")
+    var pcpCPU: String = "0"
+    @Option(help: "With --replay: seconds between the page read and the compaction, over which the other CPUs' lists shrink.")
+    var pcpDecay: Double = 0
+    @Option(help: "With --replay: write the predicted page class of every PFN after compaction to this file, one byte each (docs/SNAPSHOT.md, 'Page classes').")
+    var cellsOut: String?
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
+        let options = try replayOptions(pcpCPU: pcpCPU, decay: pcpDecay)
         if !read {
             let missing = SnapshotCapture.missing()
             guard missing.isEmpty else { failBadInput("snapshot needs " + missing.joined(separator: "; ")) }
             do { try SnapshotCapture.capture(to: dir) } catch let e as SnapshotError { failBadInput(e.description) }
         }
         if svg != nil && !replay { throw ValidationError("--svg needs --replay") }
+        if cellsOut != nil && !replay { throw ValidationError("--cells-out needs --replay") }
         let snap = try loadSnapshot(dir, cropEnd: cropEnd)
         guard replay else {
             FileHandleOut.out(json ? snapshotJSON(snap).text : snapshotText(snap, dir: dir))
@@ -36,8 +44,21 @@ struct Snapshot: ParsableCommand {
         }
         if kernelAfter != nil && svg == nil { throw ValidationError("--kernel-after needs --svg") }
         let after = try kernelAfter.map { try loadSnapshot($0, cropEnd: cropEnd) }
-        try replaySnapshot(snap, dir: dir, svg: svg, json: json, kernelAfter: after)
+        try replaySnapshot(snap, dir: dir, svg: svg, json: json, kernelAfter: after, options: options, cellsOut: cellsOut)
     }
+}
+
+/// `--pcp-cpu N|off` and `--pcp-decay S` as replay options.
+func replayOptions(pcpCPU: String, decay: Double) throws -> ReplayOptions {
+    guard decay.isFinite, decay >= 0, decay <= 3600 else { throw ValidationError("--pcp-decay: \(decay) is not a number of seconds in 0…3600") }
+    if pcpCPU == "off" {
+        guard decay == 0 else { throw ValidationError("--pcp-decay needs a --pcp-cpu") }
+        return ReplayOptions(pcpCPU: nil)
+    }
+    guard let cpu = Int(pcpCPU), cpu >= 0, cpu < 4096 else {
+        throw ValidationError("--pcp-cpu: '\(pcpCPU)' is neither a CPU number (0…4095) nor 'off'")
+    }
+    return ReplayOptions(pcpCPU: cpu, decaySeconds: decay)
 }
 
 /// Reads a snapshot (exit 2 on a bad one), cropped to PFNs below `cropEnd` if given.
@@ -56,9 +77,13 @@ func loadSnapshot(_ dir: String, cropEnd: String?) throws -> KernelSnapshot {
 
 /// The replay of `mmlab snapshot --replay` and `mmlab compact --snapshot`: prediction
 /// printed (text or JSON), picture written to `svg`.
-func replaySnapshot(_ snap: KernelSnapshot, dir: String, svg: String?, json: Bool, kernelAfter: KernelSnapshot? = nil) throws {
+func replaySnapshot(_ snap: KernelSnapshot, dir: String, svg: String?, json: Bool, kernelAfter: KernelSnapshot? = nil,
+                    options: ReplayOptions, cellsOut: String? = nil) throws {
     if let svg, !writeFile(svg, "") { throw ValidationError("--svg: cannot write '\(svg)'") }
-    guard let p = predict(snapshot: snap) else { failBadInput(modelUnavailableReason ?? "replay failed") }
+    guard let p = predict(snapshot: snap, options: options) else { failBadInput(modelUnavailableReason ?? "replay failed") }
+    if let path = cellsOut {
+        do { try SnapshotIO.writeFile(path, p.cellsAfter.map { $0 & 0xF }) } catch { throw ValidationError("--cells-out: \(error)") }
+    }
     if let svg {
         let pic = SnapshotPicture.picture(before: snap, prediction: p, kernelAfter: kernelAfter, title: "mmlab replay of \(dir)",
                                           subtitle: ["kernel \(snap.meta?.kernelRelease ?? "?"), \(snap.meta?.timeUTC ?? "?"), \(snap.pfnCount) PFNs"])
@@ -158,6 +183,7 @@ func predictionText(_ p: Prediction) -> String {
     var out = "mmlab replay, full compaction (compact_memory): \(p.pagesMigrated) pages migrated, \(p.pagesFailed) failed, "
     out += "scanned \(p.migrateScanned) (migrate) / \(p.freeScanned) (free); build \(fmt(p.buildSeconds)) s, compact \(fmt(p.compactSeconds)) s, "
     out += "report \(fmt(p.reportSeconds)) s, all \(fmt(p.seconds)) s\n"
+    out += "  per-CPU lists: \(p.pcpPushed) held free pages pushed into the buddy by the compaction's frees\n"
     for z in p.zones {
         out += "  zone \(z.node)/\(z.zone): scanners met at migrate \(hex(z.migratePFN)) free \(hex(z.freePFN)), status \(z.status); "
         out += "wholly free pageblocks \(z.pageblocksFreeBefore) (rebuilt: \(z.pageblocksFreeReplayed)) → \(z.pageblocksFreeAfter)\n"
@@ -170,6 +196,7 @@ func predictionJSON(_ p: Prediction, _ s: KernelSnapshot) -> JSONValue {
     .object([
         ("pages_migrated", .int(p.pagesMigrated)), ("pages_failed", .int(p.pagesFailed)),
         ("migrate_scanned", .int(p.migrateScanned)), ("free_scanned", .int(p.freeScanned)),
+        ("pcp_pushed", .int(p.pcpPushed)),
         ("seconds", .double(p.seconds)), ("build_seconds", .double(p.buildSeconds)), ("compact_seconds", .double(p.compactSeconds)),
         ("report_seconds", .double(p.reportSeconds)), ("movable_pages", .int(p.movablePages)), ("unmovable_pages", .int(p.unmovablePages)),
         ("zones", .array(p.zones.map { z in .object([

@@ -20,6 +20,8 @@ static inline int mm_plain_held(void) { return mm_plain_depth; }
 
 /// Pins the calling thread to one CPU; returns 0 or an errno.
 int mm_pin_to_cpu(int cpu);
+/// Lets the calling thread run on every CPU again.
+int mm_unpin(void);
 
 /// Anonymous private mapping of `bytes`, zero-filled; `populate` pre-faults it.
 /// Returns NULL on failure.
