@@ -182,6 +182,8 @@ func drainPerCPULists() throws -> String {
     }
     let old = String(try readText(knob).filter { !$0.isWhitespace })
     let before = try held()
+    KnobRestore.arm(path: knob, value: old)
+    defer { KnobRestore.disarm() }
     try writeText(knob, "100000")
     defer { _ = mm_unpin() }
     var after = before
@@ -202,6 +204,34 @@ func drainPerCPULists() throws -> String {
     }
     try writeText(knob, old)
     return "\(before) pages held before, \(after) after draining"
+}
+
+/// Puts a sysctl back if the run is interrupted (SIGINT, SIGTERM, SIGHUP) while it is
+/// changed: the machine is left as it was found. C strings and open/write only, so the
+/// handler stays async-signal-safe (as TraceCleanup's, KernelTrace.swift).
+enum KnobRestore {
+    nonisolated(unsafe) static var path: UnsafeMutablePointer<CChar>?
+    nonisolated(unsafe) static var value: UnsafeMutablePointer<CChar>?
+
+    static func arm(path p: String, value v: String) {
+        path = strdup(p)
+        value = strdup(v)
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig) { sig in
+                if let p = KnobRestore.path, let v = KnobRestore.value {
+                    let fd = open(p, O_WRONLY)
+                    if fd >= 0 { _ = write(fd, v, strlen(v)); close(fd) }
+                }
+                _exit(128 + sig)
+            }
+        }
+    }
+
+    static func disarm() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, SIG_DFL) }
+        free(path); path = nil
+        free(value); value = nil
+    }
 }
 
 func writeTextFile(_ path: String, _ text: String) throws {
