@@ -25,17 +25,14 @@ struct Compact: ParsableCommand {
     @Option(help: "Write the pageblock picture (SVG) to this file.") var svg: String?
     @Option(help: "Replay this snapshot directory (mmlab snapshot) instead: its machine, full compaction; the machine options are not used.")
     var snapshot: String?
-    @Option(help: "With --snapshot: the CPU whose per-CPU lists the compaction frees onto (its zoneinfo pagesets), or 'off'.")
-    var pcpCPU: String = "0"
-    @Option(help: "With --snapshot: seconds between the page read and the compaction, over which the other CPUs' lists shrink.")
-    var pcpDecay: Double = 0
+    @OptionGroup var replayFlags: ReplayFlags
     @Flag(help: "One JSON object.") var json = false
 
     func run() throws {
         if let snapshot {
             // The snapshot fixes the machine and the request (compact_memory).
-            try replaySnapshot(try loadSnapshot(snapshot, cropEnd: nil), dir: snapshot, svg: svg, json: json,
-                               options: try replayOptions(pcpCPU: pcpCPU, decay: pcpDecay))
+            let options = try replayFlags.options()
+            try replaySnapshot(try loadSnapshot(snapshot, cropEnd: nil), dir: snapshot, svg: svg, json: json, options: options)
             return
         }
         var o = CompactOptions()

@@ -20,16 +20,13 @@ struct Snapshot: ParsableCommand {
     @Option(help: "With --replay: write the pageblock picture (snapshot before | mmlab after) as SVG to this file.") var svg: String?
     @Option(help: "With --svg: the snapshot of the kernel's own state after its compaction (kernel compact's DIR/after), a third panel.")
     var kernelAfter: String?
-    @Option(help: "With --replay: the CPU whose per-CPU lists the compaction frees onto (its zoneinfo pagesets), or 'off'.")
-    var pcpCPU: String = "0"
-    @Option(help: "With --replay: seconds between the page read and the compaction, over which the other CPUs' lists shrink.")
-    var pcpDecay: Double = 0
-    @Option(help: "With --replay: write the predicted page class of every PFN after compaction to this file, one byte each (docs/SNAPSHOT.md, 'Page classes').")
+    @OptionGroup var replayFlags: ReplayFlags
+    @Option(help: "With --replay: write the predicted page class of every PFN after compaction to this file, one byte each (docs/SNAPSHOT.md, 'Replay').")
     var cellsOut: String?
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
-        let options = try replayOptions(pcpCPU: pcpCPU, decay: pcpDecay)
+        let options = try replayFlags.options()
         if !read {
             let missing = SnapshotCapture.missing()
             guard missing.isEmpty else { failBadInput("snapshot needs " + missing.joined(separator: "; ")) }
@@ -48,17 +45,27 @@ struct Snapshot: ParsableCommand {
     }
 }
 
-/// `--pcp-cpu N|off` and `--pcp-decay S` as replay options.
-func replayOptions(pcpCPU: String, decay: Double) throws -> ReplayOptions {
-    guard decay.isFinite, decay >= 0, decay <= 3600 else { throw ValidationError("--pcp-decay: \(decay) is not a number of seconds in 0…3600") }
-    if pcpCPU == "off" {
-        guard decay == 0 else { throw ValidationError("--pcp-decay needs a --pcp-cpu") }
-        return ReplayOptions(pcpCPU: nil)
+/// The replay's per-CPU list flags (docs/SNAPSHOT.md, "Per-CPU lists"), shared by
+/// `mmlab snapshot --replay` and `mmlab compact --snapshot`.
+struct ReplayFlags: ParsableArguments {
+    @Option(help: "Replay: the CPU whose per-CPU lists the compaction frees onto (its zoneinfo pagesets), or 'off'.")
+    var pcpCPU: String = "0"
+    @Option(help: "Replay: seconds between the page read and the compaction, over which the other CPUs' lists shrink.")
+    var pcpDecay: Double = 0
+
+    func options() throws -> ReplayOptions {
+        guard pcpDecay.isFinite, pcpDecay >= 0, pcpDecay <= 3600 else {
+            throw ValidationError("--pcp-decay: \(pcpDecay) is not a number of seconds in 0…3600")
+        }
+        if pcpCPU == "off" {
+            guard pcpDecay == 0 else { throw ValidationError("--pcp-decay needs a --pcp-cpu") }
+            return ReplayOptions(pcpCPU: nil)
+        }
+        guard let cpu = Int(pcpCPU), cpu >= 0, cpu < 4096 else {
+            throw ValidationError("--pcp-cpu: '\(pcpCPU)' is neither a CPU number (0…4095) nor 'off'")
+        }
+        return ReplayOptions(pcpCPU: cpu, decaySeconds: pcpDecay)
     }
-    guard let cpu = Int(pcpCPU), cpu >= 0, cpu < 4096 else {
-        throw ValidationError("--pcp-cpu: '\(pcpCPU)' is neither a CPU number (0…4095) nor 'off'")
-    }
-    return ReplayOptions(pcpCPU: cpu, decaySeconds: decay)
 }
 
 /// Reads a snapshot (exit 2 on a bad one), cropped to PFNs below `cropEnd` if given.

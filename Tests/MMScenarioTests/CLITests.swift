@@ -347,6 +347,10 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
             (["replay", seedRace], ["--schedule"]),
             (["bench", "--only", "nothing"], ["--only"]),
             (["no-such-command"], ["no-such-command"]),
+            (["compact", "--snapshot", "/nonexistent", "--pcp-cpu", "abc"], ["--pcp-cpu", "'abc'"]),
+            (["compact", "--snapshot", "/nonexistent", "--pcp-decay", "nan"], ["--pcp-decay", "nan"]),
+            (["compact", "--snapshot", "/nonexistent", "--pcp-cpu", "off", "--pcp-decay", "2"], ["--pcp-decay", "--pcp-cpu"]),
+            (["snapshot", "/nonexistent", "--read", "--cells-out", "/tmp/x"], ["--cells-out", "--replay"]),
         ]
         for c in cases {
             let r = try CLI.run(c.args)
