@@ -31,7 +31,7 @@ extension SnapshotReplay {
         var out: [ObjectIdentifier: PerCPULists] = [:]
         let zeroFree = PageClass.zeroFree.rawValue
         for z in m.phys.zones {
-            let covered = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) && $0.endPFN > $0.startPFN }
+            let covered = snapshotZones(s, in: z)
             let lists = covered.compactMap { sz in sz.info.pcp.first { $0.cpu == cpu } }
             guard !lists.isEmpty else { continue }
             var held: [PFN] = []
@@ -44,22 +44,30 @@ extension SnapshotReplay {
         return out
     }
 
+    /// The snapshot's (non-empty) zones a model zone covers: DMA folds into DMA32.
+    static func snapshotZones(_ s: KernelSnapshot, in z: Zone) -> [SnapshotZone] {
+        s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) && $0.endPFN > $0.startPFN }
+    }
+
+    /// The other CPUs' lists shrink for `seconds` before compaction starts (Linux:
+    /// decay_pcp_high frees at most batch << CONFIG_PCP_BATCH_SCALE_MAX, 5, a second).
+    static func decayOtherLists(_ m: Machine, _ s: KernelSnapshot, _ lists: [ObjectIdentifier: PerCPULists], cpu: Int, seconds: Double) {
+        guard seconds.isFinite, seconds > 0 else { return }
+        for z in m.phys.zones {
+            guard let l = lists[ObjectIdentifier(z)] else { continue }
+            let others = snapshotZones(s, in: z).flatMap(\.info.pcp).filter { $0.cpu != cpu }
+            l.push(others.reduce(0) { $0 + Int(min(Double($1.count), Double($1.batch << 5) * seconds)) }, phys: m.phys)
+        }
+    }
+
     /// Replays `s` and runs full compaction on it. Throws a `SnapshotError` when the
     /// snapshot does not fit the model.
     public static func predict(_ s: KernelSnapshot, options: ReplayOptions = .init()) throws -> Prediction {
         let t0 = mm_now_ns()
         let r = try build(s)
         let lists = options.pcpCPU.map { perCPULists(r.machine, s, cpu: $0) } ?? [:]
-        if let cpu = options.pcpCPU, options.decaySeconds.isFinite, options.decaySeconds > 0 {
-            for z in r.machine.phys.zones {
-                guard let l = lists[ObjectIdentifier(z)] else { continue }
-                let others = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) }.flatMap(\.info.pcp).filter { $0.cpu != cpu }
-                // Linux: decay_pcp_high frees at most batch << CONFIG_PCP_BATCH_SCALE_MAX (5) a second.
-                let n = others.reduce(0) { $0 + Int(min(Double($1.count), Double($1.batch << 5) * options.decaySeconds)) }
-                l.push(n, phys: r.machine.phys)
-            }
-        }
         let replayedCells = cells(r.machine, s)
+        if let cpu = options.pcpCPU { decayOtherLists(r.machine, s, lists, cpu: cpu, seconds: options.decaySeconds) }
         let t1 = mm_now_ns()
         // A sync migration waits for a folio's writeback from its fourth pass on; nothing
         // in a replay would ever end that I/O, so the wait completes it (the kernel's
@@ -76,8 +84,7 @@ extension SnapshotReplay {
         var zones: [Prediction.Zone] = []
         for res in results {
             guard let z = r.machine.phys.zones.first(where: { $0.node == res.node && $0.name == res.zone }) else { continue }
-            // The snapshot's zones this model zone covers (DMA folds into DMA32).
-            let covered = s.zones.filter { $0.startPFN >= Int(z.startPFN) && $0.endPFN <= Int(z.endPFN) }
+            let covered = snapshotZones(s, in: z)
             zones.append(.init(node: res.node, zone: res.zone, startPFN: Int(z.startPFN), endPFN: Int(z.endPFN),
                                migratePFN: Int(res.migratePFN), freePFN: Int(res.freePFN), status: "\(res.status)",
                                pageblocksFreeBefore: covered.reduce(0) { $0 + s.whollyFreePageblocks(zone: $1, countZeroFree: true) },
