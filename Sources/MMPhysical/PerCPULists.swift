@@ -38,8 +38,9 @@ public final class PerCPULists: @unchecked Sendable {
     private var headroom: Int
     private var rng: SplitMix64
     private let lock = PlainLock()
+    private var pushedCount = 0
     /// Placeholders pushed into the buddy so far.
-    public private(set) var pushed = 0
+    public var pushed: Int { lock.withLock { pushedCount } }
 
     /// `held`: the placeholder frames of one zone (every one allocated, refcount 1, no
     /// flags, owned by this list from now on); `count` and `high`: the compacting CPU's
@@ -73,7 +74,7 @@ public final class PerCPULists: @unchecked Sendable {
             out.append(held[remaining])
             n -= 1
         }
-        pushed += out.count
+        pushedCount += out.count
         return out
     }
 

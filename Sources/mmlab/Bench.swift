@@ -32,9 +32,14 @@ struct Bench: ParsableCommand {
         #if MMLAB_NO_SCHED
         if !json { FileHandleOut.out("(scheduling hooks compiled out: MMLAB_NO_SCHED)") }
         #endif
-        if groups.contains("migration") { benchMigration(add) }
-        if groups.contains("faults") { benchFaults(add) }
-        if groups.contains("scale") { benchScale(add) }
+        do {
+            if groups.contains("migration") { try benchMigration(add) }
+            if groups.contains("faults") { try benchFaults(add) }
+            if groups.contains("scale") { try benchScale(add) }
+        } catch {
+            // This host cannot hold a benchmark's machine, or a model call failed.
+            failBadInput("bench: \(error)")
+        }
         if groups.contains("explore") { benchExplore(quick: quick, add) }
         if groups.contains("compaction") { benchCompaction(quick: quick, add) }
         if json { FileHandleOut.out(JSONValue.object(rows.map { ($0.0, $0.2) }).text) }
@@ -42,12 +47,12 @@ struct Bench: ParsableCommand {
 
     // MARK: migration
 
-    func benchMigration(_ add: (String, Double, String) -> Void) {
+    func benchMigration(_ add: (String, Double, String) -> Void) throws {
         let pagesPerProc = quick ? 4096 : 16384
         let rounds = quick ? 4 : 10
         // memcpy baseline: random 4 KiB copies within a pre-faulted 1 GiB buffer.
         let bufBytes = 1 << 30
-        let buf = mm_map_anon(bufBytes, 1)!
+        guard let buf = mm_map_anon(bufBytes, 1) else { throw BenchFailure("cannot map the 1 GiB memcpy buffer") }
         var rng = SplitMix64(seed: 42)
         let frames = bufBytes >> 12
         let copies = pagesPerProc * rounds
@@ -66,15 +71,15 @@ struct Bench: ParsableCommand {
         pairs = []
         mm_unmap(buf, bufBytes)
         add("memcpy 4 KiB (random frames, 1 GiB buffer)", memcpyNs / 1000, "µs")
-        benchHooks(pagesPerProc, add)
+        try benchHooks(pagesPerProc, add)
 
         for (threads, batch) in [(1, 1), (1, 512), (2, 1)] {
-            let m = Machine(MachineConfig(nodes: 2, nodeMemBytes: 1 << 30, content: .full, populate: true))
+            let m = try benchMachine(MachineConfig(nodes: 2, nodeMemBytes: 1 << 30, content: .full, populate: true))
             var procs: [Process] = []
             for t in 0..<threads {
-                let p = try! m.createProcess("B\(t)", node: 0)
-                try! m.mmap(p.mm, 0x1000_0000, UInt64(pagesPerProc) << 12)
-                try! m.touch(p.mm, 0x1000_0000, UInt64(pagesPerProc) << 12)
+                let p = try m.createProcess("B\(t)", node: 0)
+                try m.mmap(p.mm, 0x1000_0000, UInt64(pagesPerProc) << 12)
+                try m.touch(p.mm, 0x1000_0000, UInt64(pagesPerProc) << 12)
                 procs.append(p)
             }
             let best = PlainBox(Double.infinity)   // ns per page, best round (1 thread)
@@ -140,7 +145,7 @@ struct Bench: ParsableCommand {
     /// migration passes through (counted by a scheduler that never switches), and what
     /// an uncontended model lock costs — compare it with a MMLAB_NO_SCHED build, where
     /// the hooks are compiled out, to get the per-hook cost (BENCHMARKS.md).
-    func benchHooks(_ pages: Int, _ add: (String, Double, String) -> Void) {
+    func benchHooks(_ pages: Int, _ add: (String, Double, String) -> Void) throws {
         let lock = ModelMutex("bench")
         let n = 20_000_000
         var best = Double.infinity
@@ -151,11 +156,11 @@ struct Bench: ParsableCommand {
         }
         add("ModelMutex lock+unlock, uncontended (best of 5)", best, "ns")
         #if !MMLAB_NO_SCHED
-        let m = Machine(MachineConfig(nodes: 2, nodeMemBytes: 64 << 20, content: .full))
-        let p = try! m.createProcess("H", node: 0)
+        let m = try benchMachine(MachineConfig(nodes: 2, nodeMemBytes: 64 << 20, content: .full))
+        let p = try m.createProcess("H", node: 0)
         let count = min(pages, 4096)
-        try! m.mmap(p.mm, 0x1000_0000, UInt64(count) << 12)
-        try! m.touch(p.mm, 0x1000_0000, UInt64(count) << 12)
+        try m.mmap(p.mm, 0x1000_0000, UInt64(count) << 12)
+        try m.touch(p.mm, 0x1000_0000, UInt64(count) << 12)
         var list: [PFN] = []
         for i in 0..<count {
             if let pfn = m.frameMapped(p.mm, 0x1000_0000 + UInt64(i) << 12), m.phys.lruOf(pfn).isolate(pfn) { list.append(pfn) }
@@ -172,19 +177,23 @@ struct Bench: ParsableCommand {
 
     // MARK: faults
 
-    func benchFaults(_ add: (String, Double, String) -> Void) {
+    func benchFaults(_ add: (String, Double, String) -> Void) throws {
         let pages = quick ? 16384 : 65536
         for threads in [1, 2] {
-            let m = Machine(MachineConfig(nodes: 1, nodeMemBytes: 1 << 30, content: .full, populate: true))
-            let procs = (0..<threads).map { t -> Process in
-                let p = try! m.createProcess("F\(t)")
-                try! m.mmap(p.mm, 0x1000_0000, UInt64(pages) << 12)
+            let m = try benchMachine(MachineConfig(nodes: 1, nodeMemBytes: 1 << 30, content: .full, populate: true))
+            let procs = try (0..<threads).map { t -> Process in
+                let p = try m.createProcess("F\(t)")
+                try m.mmap(p.mm, 0x1000_0000, UInt64(pages) << 12)
                 return p
             }
+            let failure = PlainBox<String?>(nil)   // written by at most one thread each, read after the join
             let t0 = mm_now_ns()
             ModelThreads.runConcurrently(procs.map { p in
-                (name: p.name, body: { try! m.touch(p.mm, 0x1000_0000, UInt64(pages) << 12) })
+                (name: p.name, body: {
+                    do { try m.touch(p.mm, 0x1000_0000, UInt64(pages) << 12) } catch { failure.value = "touch of \(p.name): \(error)" }
+                })
             })
+            if let f = failure.value { throw BenchFailure(f) }
             let s = Double(mm_now_ns() - t0) / 1e9
             add("anonymous faults, \(threads) thread\(threads == 1 ? "" : "s")", Double(m.vmstat[.pgfault]) / s, "faults/s")
         }
@@ -192,25 +201,25 @@ struct Bench: ParsableCommand {
 
     // MARK: scale
 
-    func benchScale(_ add: (String, Double, String) -> Void) {
+    func benchScale(_ add: (String, Double, String) -> Void) throws {
         add("page descriptor bytes per page", Double(PageDescriptors.bytesPerPage), "B")
         var t0 = mm_now_ns()
         do {
-            let m = Machine(MachineConfig(nodes: 1, nodeMemBytes: 4 << 30, content: .full))
+            let m = try benchMachine(MachineConfig(nodes: 1, nodeMemBytes: 4 << 30, content: .full))
             add("boot 4 GiB content=full (\(m.phys.totalPages) frames)", Double(mm_now_ns() - t0) / 1e9, "s")
         }
         let rss0 = mm_rss_bytes()
         t0 = mm_now_ns()
         let gib = quick ? 16 : 64
-        let m = Machine(MachineConfig(nodes: 4, nodeMemBytes: (gib / 4) << 30, content: .stamp))
+        let m = try benchMachine(MachineConfig(nodes: 4, nodeMemBytes: (gib / 4) << 30, content: .stamp))
         add("boot \(gib) GiB content=stamp (\(m.phys.totalPages) frames)", Double(mm_now_ns() - t0) / 1e9, "s")
         add("  resident memory after boot", Double(mm_rss_bytes() &- rss0) / Double(1 << 20), "MiB")
         // Use a quarter of it: one process faults and writes every page of 1/4 of memory.
-        let p = try! m.createProcess("S")
+        let p = try m.createProcess("S")
         let len = UInt64(m.phys.totalPages / 4) << 12
-        try! m.mmap(p.mm, 0x1000_0000, len)
+        try m.mmap(p.mm, 0x1000_0000, len)
         t0 = mm_now_ns()
-        try! m.touch(p.mm, 0x1000_0000, len)
+        try m.touch(p.mm, 0x1000_0000, len)
         add("  resident after faulting \(m.phys.totalPages / 4) pages", Double(mm_rss_bytes() &- rss0) / Double(1 << 20), "MiB")
         add("  upper bound if every descriptor is touched", Double(m.phys.totalPages * (PageDescriptors.bytesPerPage + 8)) / Double(1 << 20), "MiB")
     }
@@ -229,6 +238,19 @@ final class CountingScheduler: ModelScheduler, @unchecked Sendable {
 }
 
 /// A mutable box shared with a closure that outlives the current scope's inout rules.
+/// Why a benchmark could not run on this host.
+struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A benchmark's machine, or a `BenchFailure` saying why this host cannot hold it
+/// (PhysicalMemory.bootProblem: geometry or the host-memory budget).
+func benchMachine(_ cfg: MachineConfig) throws -> Machine {
+    if let p = PhysicalMemory.bootProblem(cfg) { throw BenchFailure("benchmark machine: \(p)") }
+    return Machine(cfg)
+}
+
 final class PlainBox<T>: @unchecked Sendable {
     var value: T
     init(_ v: T) { value = v }
