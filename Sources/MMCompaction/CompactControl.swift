@@ -116,6 +116,8 @@ public final class CompactControl {
     /// replayed snapshot, MMPhysical/PerCPULists.swift): each migrated page's freed
     /// source may push a held free page into the buddy. Nil: frees go to the buddy.
     public var pcp: PerCPULists?
+    /// Where the run records Linux's compaction tracepoints (CompactionTrace.swift); nil: none.
+    public var trace: CompactionTrace?
 
     /// Linux: COMPACT_CLUSTER_MAX (= SWAP_CLUSTER_MAX): pages isolated per batch.
     public static let clusterMax = 32

@@ -159,6 +159,7 @@ public enum Compaction {
         startPositions(cc)
         var updateCached = !sync && zone.withCompactState { $0.cachedMigratePFN[0] == $0.cachedMigratePFN[1] }
         Sched.note("compact \(zone.node)/\(zone.name) order \(cc.order) \(cc.mode.rawValue): migrate \(cc.migratePFN) free \(cc.freePFN)")
+        cc.trace?.record(.begin(zoneStart: zone.startPFN, migratePFN: cc.migratePFN, freePFN: cc.freePFN, zoneEnd: zone.endPFN, sync: sync))
 
         var ret = CompactStatus.continue
         var lastMigrated: PFN? = nil
@@ -203,6 +204,8 @@ public enum Compaction {
         }
         assert(rounds < maxRounds, "compact_zone of \(zone.node)/\(zone.name) did not end in \(maxRounds) rounds")
         finishRun(cc)
+        cc.trace?.record(.end(zoneStart: zone.startPFN, migratePFN: cc.migratePFN, freePFN: cc.freePFN, zoneEnd: zone.endPFN,
+                              sync: sync, status: ret))
         return cc.result(ret)
     }
 
@@ -246,6 +249,7 @@ public enum Compaction {
                                          mode: cc.mode, reason: .compaction, context: .kernel)
         cc.pagesMigrated += r.pagesSucceeded
         cc.pagesFailed += r.pagesFailed
+        cc.trace?.record(.migratepages(migrated: r.pagesSucceeded, failed: r.pagesFailed))
         cc.pcp?.sourcePagesFreed(r.pagesSucceeded, phys: cc.machine.phys)
         return (r.notMigrated, r.outOfMemory)
     }

@@ -13,9 +13,10 @@ extension Compaction {
     /// /proc/sys/vm/compact_memory does (Linux: compact_nodes → compact_node): order
     /// -1, sync, the whole zone, skip hints ignored. One result per zone, node-major.
     /// `pcp` gives a zone the compacting CPU's per-CPU list (a replayed snapshot's).
+    /// `trace` records Linux's compaction tracepoints of every zone's run.
     public static func compactMemory(machine: Machine, migrator: Migrator? = nil,
-                                     pcp: (Zone) -> PerCPULists? = { _ in nil }) -> [CompactResult] {
-        (0..<machine.config.nodes).flatMap { compactNode(machine: machine, node: $0, migrator: migrator, pcp: pcp) }
+                                     pcp: (Zone) -> PerCPULists? = { _ in nil }, trace: CompactionTrace? = nil) -> [CompactResult] {
+        (0..<machine.config.nodes).flatMap { compactNode(machine: machine, node: $0, migrator: migrator, pcp: pcp, trace: trace) }
     }
 
     /// Compacts the zones of one node. With `order` nil this is Linux's compact_node
@@ -24,12 +25,14 @@ extension Compaction {
     /// scanner positions, skip hints honoured), ending as soon as a free block of that
     /// order exists. No deferral either way.
     public static func compactNode(machine: Machine, node: Int, order: Int? = nil, mode: MigrateMode = .sync,
-                                   migrator: Migrator? = nil, pcp: (Zone) -> PerCPULists? = { _ in nil }) -> [CompactResult] {
+                                   migrator: Migrator? = nil, pcp: (Zone) -> PerCPULists? = { _ in nil },
+                                   trace: CompactionTrace? = nil) -> [CompactResult] {
         precondition(node >= 0 && node < machine.config.nodes, "compactNode: node \(node) out of range")
         return machine.phys.nodes[node].zones.map { zone in
             let cc = CompactControl(machine: machine, zone: zone, order: order ?? -1, mode: mode,
                                     wholeZone: order == nil, ignoreSkipHint: order == nil, migrator: migrator)
             cc.pcp = pcp(zone)
+            cc.trace = trace
             return compactZone(cc)
         }
     }

@@ -57,7 +57,8 @@ extension Compaction {
         var stride = strided && cc.mode == .async ? CompactControl.clusterMax : 1
         // Bounded: one step per pageblock down to the migrate scanner.
         while blockStart >= low {
-            if suitableMigrationTarget(cc, PFN(blockStart)), isolationSuitable(cc, PFN(blockStart)) {
+            if !zone.blockHasNoPages(PFN(blockStart), PFN(blockEnd)),
+               suitableMigrationTarget(cc, PFN(blockStart)), isolationSuitable(cc, PFN(blockStart)) {
                 var start = PFN(isolateStart)
                 let isolated = isolateFreepagesBlock(cc, &start, end: PFN(blockEnd), stride: stride)
                 isolateStart = Int(start)
@@ -91,7 +92,17 @@ extension Compaction {
         let step = PFN(max(stride, 1))
         while pfn < end {
             scanned += 1
-            guard pages.test(pfn, PageFlag.buddy) else { pfn += step; continue }
+            let f = pages.flags(pfn)
+            if f & PageFlag.head != 0 {
+                // Linux steps over a whole compound page that fits in the block, then on by
+                // the stride: the step is odd for any order, so it changes the parity the
+                // stride samples (on memory freed every other page, whether it finds any).
+                let n = PFN(pages.folioPages(pfn))
+                if pfn + n <= end { pfn += n - 1; scanned += Int(n) - 1 }
+                pfn += step
+                continue
+            }
+            guard f & PageFlag.buddy != 0 else { pfn += step; continue }
             if !locked {
                 if cc.mode == .async {
                     guard zone.lock.tryLock() else { cc.contended = true; break }
@@ -109,6 +120,7 @@ extension Compaction {
             // Linux 6.x: the block stays whole on the list of its order.
             cc.freepages[order].append(pfn)
             cc.nrFreePages += 1 << order
+            scanned += (1 << order) - 1   // Linux counts the block's pages as scanned
             // Past the block just taken, then on by the stride (Linux: blockpfn += isolated - 1,
             // then the loop's += stride).
             pfn += PFN(1 << order) - 1 + step
@@ -116,6 +128,7 @@ extension Compaction {
             if cc.nrMigratePages <= cc.nrFreePages { pfn = pfn - step + 1; break }
         }
         if locked { zone.lock.unlock() }
+        cc.trace?.record(.isolateFree(start: start, end: min(pfn, end), scanned: scanned, taken: isolated))
         start = min(pfn, end)
         cc.totalFreeScanned += scanned
         cc.pagesIsolated += isolated

@@ -56,7 +56,8 @@ extension Compaction {
         // Bounded: one step per pageblock up to the free scanner.
         while blockEnd <= cc.freePFN {
             let blockStart = max(pageblockStart(low), zone.startPFN)
-            let skip = (pageblockAligned(low) || low == zone.startPFN) && !isolationSuitable(cc, blockStart)
+            let skip = zone.blockHasNoPages(blockStart, blockEnd)
+                || (pageblockAligned(low) || low == zone.startPFN) && !isolationSuitable(cc, blockStart)
             if !skip {
                 if suitableMigrationSource(cc, blockStart) {
                     // The block helper leaves migratePFN where it stopped.
@@ -84,9 +85,11 @@ extension Compaction {
             let f = pages.flags(pfn)
             scanned += 1
             if f & PageFlag.buddy != 0 {
-                // A free block: skip it whole (its order read racily, as buddy_order_unsafe).
-                let o = pages.buddyOrder(pfn)
-                pfn = min(end, pfn + PFN(1 << min(max(o, 0), maxOrder)))
+                // A free block: skip it whole (its order read racily, as buddy_order_unsafe),
+                // its pages counted as scanned (as Linux counts them, past `end` too).
+                let n = 1 << min(max(pages.buddyOrder(pfn), 0), maxOrder)
+                scanned += n - 1
+                pfn = min(end, pfn + PFN(n))
                 continue
             }
             if f & PageFlag.tail != 0 {
@@ -95,7 +98,11 @@ extension Compaction {
                 continue
             }
             let nr = f & PageFlag.head != 0 ? PFN(pages.folioPages(pfn)) : 1
-            if nr > 1, skipIsolationOnOrder(cc, pages.folioOrder(pfn)) { pfn = min(end, pfn + nr); continue }
+            if nr > 1, skipIsolationOnOrder(cc, pages.folioOrder(pfn)) {
+                scanned += Int(nr) - 1
+                pfn = min(end, pfn + nr)
+                continue
+            }
             // Only folios on the LRU move; kernel pages (unmovable, or not on the LRU)
             // and holes never do; a non-LRU compound page is stepped over whole.
             guard f & PageFlag.lru != 0, f & (PageFlag.unmovable | PageFlag.reserved) == 0 else { pfn += nr; continue }
@@ -127,6 +134,7 @@ extension Compaction {
             updateCachedMigrate(cc, end)
         }
         cc.migratePFN = min(pfn, end)
+        cc.trace?.record(.isolateMigrate(start: low, end: cc.migratePFN, scanned: scanned, taken: isolated))
         cc.totalMigrateScanned += scanned
         cc.pagesIsolated += isolated
         cc.machine.vmstat.add(.compactIsolated, Int64(isolated))

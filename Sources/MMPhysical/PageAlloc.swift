@@ -101,6 +101,12 @@ public final class Zone: @unchecked Sendable {
     public func contains(_ pfn: PFN) -> Bool { pfn >= startPFN && pfn < endPFN }
     /// True if `pfn` lies in one of the zone's holes.
     public func isHole(_ pfn: PFN) -> Bool { holes.contains { $0.contains(pfn) } }
+    /// True if [start, end) has no page to scan: its first or last PFN lies in a hole
+    /// (Linux: pageblock_pfn_to_page() returns NULL; both scanners step over the block
+    /// without looking at it — for a replayed snapshot, its uninitialised tail).
+    public func blockHasNoPages(_ start: PFN, _ end: PFN) -> Bool {
+        !holes.isEmpty && end > start && (isHole(start) || isHole(end - 1))
+    }
 
     @inline(__always) private func listIndex(_ order: Int, _ mt: MigrateType) -> Int { order * 4 + mt.rawValue }
 

@@ -19,7 +19,13 @@ public struct ReplayOptions: Sendable {
     /// shrink meanwhile (Linux: decay_pcp_high, at most batch << 5 pages per CPU and
     /// second), pushing as many held pages into the buddy before compaction starts.
     public var decaySeconds: Double = 0
-    public init(pcpCPU: Int? = 0, decaySeconds: Double = 0) { self.pcpCPU = pcpCPU; self.decaySeconds = decaySeconds }
+    /// Record the compaction's tracepoints (`Prediction.trace`, in the kernel's format).
+    public var trace = false
+    public init(pcpCPU: Int? = 0, decaySeconds: Double = 0, trace: Bool = false) {
+        self.pcpCPU = pcpCPU
+        self.decaySeconds = decaySeconds
+        self.trace = trace
+    }
 }
 
 extension SnapshotReplay {
@@ -75,7 +81,8 @@ extension SnapshotReplay {
         var migrator = Migrator(r.machine)
         let machine = r.machine
         migrator.hooks.beforeWritebackWait = { machine.endFolioWriteback($0) }
-        let results = Compaction.compactMemory(machine: r.machine, migrator: migrator) { lists[ObjectIdentifier($0)] }
+        let trace = options.trace ? CompactionTrace() : nil
+        let results = Compaction.compactMemory(machine: r.machine, migrator: migrator, pcp: { lists[ObjectIdentifier($0)] }, trace: trace)
         let t2 = mm_now_ns()
         let afterCells = cells(r.machine, s)
         func free(_ c: [UInt8], _ z: SnapshotZone) -> Int {
@@ -96,7 +103,7 @@ extension SnapshotReplay {
         return Prediction(pcpPushed: lists.values.reduce(0) { $0 + $1.pushed }, pagesMigrated: results.reduce(0) { $0 + $1.pagesMigrated }, pagesFailed: results.reduce(0) { $0 + $1.pagesFailed },
                           migrateScanned: results.reduce(0) { $0 + $1.migrateScanned }, freeScanned: results.reduce(0) { $0 + $1.freeScanned },
                           movablePages: r.movable, unmovablePages: r.unmovable, zones: zones,
-                          cellsReplayed: replayedCells, cellsAfter: afterCells,
+                          cellsReplayed: replayedCells, cellsAfter: afterCells, trace: trace?.text,
                           seconds: Double(t3 - t0) / 1e9, buildSeconds: Double(t1 - t0) / 1e9,
                           compactSeconds: Double(t2 - t1) / 1e9, reportSeconds: Double(t3 - t2) / 1e9)
     }

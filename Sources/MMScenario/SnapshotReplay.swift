@@ -61,6 +61,8 @@ public struct Prediction: Sendable {
     /// compaction, for pictures (SnapshotPicture.swift).
     public var cellsReplayed: [UInt8]
     public var cellsAfter: [UInt8]
+    /// The compaction's tracepoints in the kernel's text format (ReplayOptions.trace).
+    public var trace: String?
     /// Build + compact + count, in seconds, and each phase.
     public var seconds: Double
     public var buildSeconds: Double

@@ -32,7 +32,8 @@ struct Compact: ParsableCommand {
         if let snapshot {
             // The snapshot fixes the machine and the request (compact_memory).
             let options = try replayFlags.options()
-            try replaySnapshot(try loadSnapshot(snapshot, cropEnd: nil), dir: snapshot, svg: svg, json: json, options: options)
+            try replaySnapshot(try loadSnapshot(snapshot, cropEnd: nil), dir: snapshot, svg: svg, json: json, options: options,
+                               traceOut: replayFlags.traceOut)
             return
         }
         var o = CompactOptions()

@@ -34,6 +34,8 @@ struct KernelCompact: ParsableCommand {
     @Option(help: "Memory the fragmenter maps (every other page is freed).") var mem = "2G"
     @Option(help: "Settle time before the snapshot and after the compaction (e.g. 5s, 500ms).") var settle = "5s"
     @Option(help: "Directory for every file read (default /tmp/mmlab-kernel-compact-PID).") var out: String?
+    @Option(help: "Per-CPU free lists during the run: small (emptied and held small until the second snapshot) or tuned (emptied, then auto-tuned as the kernel does).")
+    var pcpLists: PCPListsMode = .small
     @Option(help: "Write the pageblock picture (snapshot before | mmlab predicted after | kernel after) as SVG to this file.")
     var svg: String?
     @Flag(help: "JSON output.") var json = false
@@ -49,9 +51,10 @@ struct KernelCompact: ParsableCommand {
         let dir = out ?? "/tmp/mmlab-kernel-compact-\(getpid())"
         let log: (String) -> Void = { [json] s in if !json { FileHandleOut.stderr("kernel compact: " + s) } }
         let run: KernelCompactRun
-        do { run = try KernelCompactRun.execute(bytes: bytes, settle: settleS, dir: dir, log: log) }
+        do { run = try KernelCompactRun.execute(bytes: bytes, settle: settleS, pcpLists: pcpLists, dir: dir, log: log) }
         catch let e as SnapshotError { failBadInput(e.description) }
-        let prediction = predict(snapshot: run.before, options: ReplayOptions(pcpCPU: run.compactCPU ?? 0))
+        let prediction = predict(snapshot: run.before, options: ReplayOptions(pcpCPU: run.compactCPU ?? 0, trace: true))
+        if let t = prediction?.trace { try? writeTextFile("\(dir)/model_trace.txt", t) }
         let model = modelCompactSameSize(bytes: bytes)
         let report = kernelCompactJSON(run, prediction: prediction, model: model)
         try? writeTextFile("\(dir)/report.json", report.text + "\n")
@@ -91,22 +94,27 @@ struct KernelCompactRun {
     var fragmenterReport: String
     var fragmenterOK: Bool
     var settle: Double
+    var pcpLists: PCPListsMode
     /// The CPU the write to compact_memory ran on, and the fragmenter's (nil: not pinned).
     var compactCPU: Int?
     var fragmenterCPU: Int?
     /// Seconds from the middle of BEFORE's kpageflags read to the write: the other CPUs'
-    /// per-CPU lists shrink meanwhile. Reported, not replayed: modelling that decay with
-    /// uniformly drawn pages made 2 of 6 runs worse and none better (docs/FIDELITY.md).
+    /// per-CPU lists shrink meanwhile. Reported, not replayed: with `--pcp-lists small`
+    /// they hold a few hundred pages; with `tuned`, modelling the decay with uniformly
+    /// drawn pages made 2 of 6 runs worse and none better (docs/FIDELITY.md).
     var flagsToCompactSeconds: Double
 
     func delta(_ key: String) -> Int { (vmAfter[key] ?? 0) - (vmBefore[key] ?? 0) }
 
-    static func execute(bytes: Int, settle: Double, dir: String, log: (String) -> Void) throws -> KernelCompactRun {
+    static func execute(bytes: Int, settle: Double, pcpLists: PCPListsMode, dir: String,
+                        log: (String) -> Void) throws -> KernelCompactRun {
         try SnapshotCapture.makeDirectory(dir)
         // Both snapshots' memory is made now, before the fragmenter frees anything: made
         // later, it would come out of the fragmenter's holes (SnapshotCapture.capture(into:)).
         let buffers = try CaptureBuffers(pfns: try SnapshotCapture.machinePFNs())
-        log("per-CPU lists: " + (try drainPerCPULists()))
+        var (knob, drained) = try PerCPUListKnob.drain(hold: pcpLists == .small)
+        defer { knob.restore() }
+        log("per-CPU lists: " + drained)
         let pinned = sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 && mm_pin_to_cpu(0) == 0
         defer { if pinned { _ = mm_unpin() } }
         let fragmenterCPU: Int? = pinned ? 1 : nil
@@ -160,50 +168,81 @@ struct KernelCompactRun {
             before: try KernelSnapshot.load(directory: "\(dir)/before"),
             after: try KernelSnapshot.load(directory: "\(dir)/after"),
             trace: trace, fragmenterReport: report,
-            fragmenterOK: report.hasPrefix("ok ") && status == 0, settle: settle,
+            fragmenterOK: report.hasPrefix("ok ") && status == 0, settle: settle, pcpLists: pcpLists,
             compactCPU: pinned ? 0 : nil, fragmenterCPU: fragmenterCPU, flagsToCompactSeconds: decay)
     }
 }
 
-/// Empties every CPU's free-page lists before the fragmenter runs, so that the lists the
-/// compaction frees onto hold only what this experiment put there (earlier runs leave up
-/// to ~300 000 pages on them, anywhere in memory). Linux has no direct control for this.
-/// Setting vm.percpu_pagelist_high_fraction fixes each list's high_min = high_max at a
-/// small value; a list's own `high` is clamped to it at that CPU's next free (Linux:
-/// nr_pcp_high), so one page is mapped and freed on each CPU; a write to vm.stat_refresh
-/// then makes every CPU free the whole excess at once (Linux: vmstat_refresh →
-/// refresh_cpu_vm_stats → decay_pcp_high, uncapped when high_min == high_max). The old
-/// value is put back (0: auto-tuned) before returning. Leaves the calling thread unpinned.
-/// Returns what it did, for the log.
-func drainPerCPULists() throws -> String {
-    let knob = "/proc/sys/vm/percpu_pagelist_high_fraction"
-    func held() throws -> Int {
-        try ProcParsers.zoneinfo(try readText("/proc/zoneinfo")).reduce(0) { $0 + $1.pcp.reduce(0) { $0 + $1.count } }
-    }
-    let old = String(try readText(knob).filter { !$0.isWhitespace })
-    let before = try held()
-    KnobRestore.arm(path: knob, value: old)
-    defer { KnobRestore.disarm() }
-    try writeText(knob, "100000")
-    defer { _ = mm_unpin() }
-    var after = before
-    do {
-        let cpus = max(1, min(1024, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        for _ in 0..<10 {   // bounded: about 1 s
-            for cpu in 0..<cpus where mm_pin_to_cpu(Int32(cpu)) == 0 {
-                if let p = mm_map_anon(1 << 16, 1) { mm_unmap(p, 1 << 16) }
-            }
-            try? writeText("/proc/sys/vm/stat_refresh", "1")
-            after = try held()
-            if after < 4096 { break }
-            sleepSeconds(0.1)
+/// How `kernel compact` sets this machine's per-CPU free-page lists (docs/SNAPSHOT.md,
+/// "Per-CPU lists").
+enum PCPListsMode: String, ExpressibleByArgument, CaseIterable {
+    /// Emptied, then held small (a few hundred pages per CPU) until the second snapshot:
+    /// the fragmenter's holes go to the buddy at once, where a snapshot sees them.
+    case small
+    /// Emptied, then auto-tuned again (the kernel's default): the fragmenter's CPU keeps up
+    /// to ~300 000 holes on its list, and they drain into the buddy during the experiment.
+    case tuned
+}
+
+/// vm.percpu_pagelist_high_fraction, changed for the experiment and put back after.
+///
+/// Draining: the knob at 100000 fixes each list's high_min = high_max at a small value; a
+/// list's own `high` is clamped to it at that CPU's next free (Linux: nr_pcp_high), so one
+/// page is mapped and freed on each CPU; a write to vm.stat_refresh then makes every CPU
+/// free the whole excess at once (Linux: vmstat_refresh → refresh_cpu_vm_stats →
+/// decay_pcp_high, uncapped when high_min == high_max). Earlier runs leave up to ~300 000
+/// pages on the lists, anywhere in memory; Linux has no direct control for this.
+///
+/// Holding: with the knob left at 100000 each list keeps at most about 4 × batch pages
+/// (Linux: nr_pcp_high's floor), so what the fragmenter frees reaches the buddy within a
+/// batch. With auto-tuned lists its CPU's list held ~250 000 of its holes and pushed ~2 000
+/// a second into the buddy between the snapshot and the compaction: targets the kernel
+/// found and the snapshot did not show (docs/FIDELITY.md).
+struct PerCPUListKnob {
+    static let path = "/proc/sys/vm/percpu_pagelist_high_fraction"
+    let old: String
+    private(set) var held: Bool
+
+    /// Drains every CPU's lists; `hold` keeps them small until `restore()`. Returns what
+    /// it did, for the log. Leaves the calling thread unpinned.
+    static func drain(hold: Bool) throws -> (PerCPUListKnob, String) {
+        func pages() throws -> Int {
+            try ProcParsers.zoneinfo(try readText("/proc/zoneinfo")).reduce(0) { $0 + $1.pcp.reduce(0) { $0 + $1.count } }
         }
-    } catch {
-        try? writeText(knob, old)
-        throw error
+        let old = String(try readText(path).filter { !$0.isWhitespace })
+        let before = try pages()
+        KnobRestore.arm(path: path, value: old)
+        var knob = PerCPUListKnob(old: old, held: true)
+        var after = before
+        do {
+            try writeText(path, "100000")
+            defer { _ = mm_unpin() }
+            let cpus = max(1, min(1024, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            for _ in 0..<10 {   // bounded: about 1 s
+                for cpu in 0..<cpus where mm_pin_to_cpu(Int32(cpu)) == 0 {
+                    if let p = mm_map_anon(1 << 16, 1) { mm_unmap(p, 1 << 16) }
+                }
+                try? writeText("/proc/sys/vm/stat_refresh", "1")
+                after = try pages()
+                if after < 4096 { break }
+                sleepSeconds(0.1)
+            }
+        } catch {
+            knob.restore()
+            throw error
+        }
+        if !hold { knob.restore() }
+        let how = hold ? "held small (\(path) = 100000 until the second snapshot)" : "auto-tuned again (\(path) = \(old))"
+        return (knob, "\(before) pages held before, \(after) after draining; lists " + how)
     }
-    try writeText(knob, old)
-    return "\(before) pages held before, \(after) after draining"
+
+    /// Puts the old value back (once).
+    mutating func restore() {
+        guard held else { return }
+        try? writeText(Self.path, old)
+        KnobRestore.disarm()
+        held = false
+    }
 }
 
 /// Puts a sysctl back if the run is interrupted (SIGINT, SIGTERM, SIGHUP) while it is

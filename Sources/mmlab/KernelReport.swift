@@ -65,7 +65,7 @@ func kernelCompactJSON(_ r: KernelCompactRun, prediction: Prediction?, model: Mo
         ("release", .string(r.before.meta?.kernelRelease ?? "")),
         ("mem_bytes", .int(r.bytes)), ("held_pages", .int(r.heldPages)), ("settle_s", .double(r.settle)),
         ("compact_cpu", r.compactCPU.map { .int($0) } ?? .null), ("fragmenter_cpu", r.fragmenterCPU.map { .int($0) } ?? .null),
-        ("flags_to_compact_s", .double(r.flagsToCompactSeconds)),
+        ("flags_to_compact_s", .double(r.flagsToCompactSeconds)), ("pcp_lists", .string(r.pcpLists.rawValue)),
         ("seconds", .double(r.seconds)),
         ("pages_migrated", .int(migrated)), ("pages_failed", .int(r.delta("pgmigrate_fail"))),
         ("migrate_scanned", .int(r.delta("compact_migrate_scanned"))), ("free_scanned", .int(r.delta("compact_free_scanned"))),
@@ -104,7 +104,7 @@ func kernelCompactJSON(_ r: KernelCompactRun, prediction: Prediction?, model: Mo
 
 func kernelCompactText(_ r: KernelCompactRun, prediction: Prediction?, model: ModelSpeed?) -> String {
     let migrated = r.delta("pgmigrate_success")
-    var out = "kernel compact: \(r.bytes >> 20) MiB fragmented (\(r.heldPages) pages held), kernel \(r.before.meta?.kernelRelease ?? "?"); files in \(r.dir)\n"
+    var out = "kernel compact: \(r.bytes >> 20) MiB fragmented (\(r.heldPages) pages held), kernel \(r.before.meta?.kernelRelease ?? "?"), per-CPU lists \(r.pcpLists.rawValue); files in \(r.dir)\n"
     out += "                               kernel" + (prediction != nil ? "        mmlab   ratio" : "") + "\n"
     func row(_ name: String, _ k: Int, _ m: Int?) {
         var l = "  " + name.padding(to: 26) + String(k).leftPadded(11)

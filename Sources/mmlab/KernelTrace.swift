@@ -26,8 +26,10 @@ final class CompactionTracer {
     let mountedByUs: Bool
     private(set) var active = false
     /// Begin/end give each zone's range and the scanners' meet; migratepages (per batch:
-    /// migrated, failed) is kept in the raw trace to explain where a pass stopped.
-    static let events = ["mm_compaction_begin", "mm_compaction_end", "mm_compaction_migratepages"]
+    /// migrated, failed) and the two isolate events (per block scanned: range, scanned,
+    /// taken) are kept in the raw trace to explain where a pass went and stopped.
+    static let events = ["mm_compaction_begin", "mm_compaction_end", "mm_compaction_migratepages",
+                         "mm_compaction_isolate_migratepages", "mm_compaction_isolate_freepages"]
 
     /// Sets up the instance; throws a message naming what is missing.
     init() throws {

@@ -41,7 +41,8 @@ struct Snapshot: ParsableCommand {
         }
         if kernelAfter != nil && svg == nil { throw ValidationError("--kernel-after needs --svg") }
         let after = try kernelAfter.map { try loadSnapshot($0, cropEnd: cropEnd) }
-        try replaySnapshot(snap, dir: dir, svg: svg, json: json, kernelAfter: after, options: options, cellsOut: cellsOut)
+        try replaySnapshot(snap, dir: dir, svg: svg, json: json, kernelAfter: after, options: options, cellsOut: cellsOut,
+                           traceOut: replayFlags.traceOut)
     }
 }
 
@@ -52,19 +53,22 @@ struct ReplayFlags: ParsableArguments {
     var pcpCPU: String = "0"
     @Option(help: "Replay: seconds between the page read and the compaction, over which the other CPUs' lists shrink.")
     var pcpDecay: Double = 0
+    @Option(help: "Replay: write the model's compaction tracepoints to this file, in the kernel's trace format (docs/SNAPSHOT.md, 'Tracepoints').")
+    var traceOut: String?
 
     func options() throws -> ReplayOptions {
+        if let traceOut, !writeFile(traceOut, "") { throw ValidationError("--trace-out: cannot write '\(traceOut)'") }
         guard pcpDecay.isFinite, pcpDecay >= 0, pcpDecay <= 3600 else {
             throw ValidationError("--pcp-decay: \(pcpDecay) is not a number of seconds in 0…3600")
         }
         if pcpCPU == "off" {
             guard pcpDecay == 0 else { throw ValidationError("--pcp-decay needs a --pcp-cpu") }
-            return ReplayOptions(pcpCPU: nil)
+            return ReplayOptions(pcpCPU: nil, trace: traceOut != nil)
         }
         guard let cpu = Int(pcpCPU), cpu >= 0, cpu < 4096 else {
             throw ValidationError("--pcp-cpu: '\(pcpCPU)' is neither a CPU number (0…4095) nor 'off'")
         }
-        return ReplayOptions(pcpCPU: cpu, decaySeconds: pcpDecay)
+        return ReplayOptions(pcpCPU: cpu, decaySeconds: pcpDecay, trace: traceOut != nil)
     }
 }
 
@@ -85,12 +89,13 @@ func loadSnapshot(_ dir: String, cropEnd: String?) throws -> KernelSnapshot {
 /// The replay of `mmlab snapshot --replay` and `mmlab compact --snapshot`: prediction
 /// printed (text or JSON), picture written to `svg`.
 func replaySnapshot(_ snap: KernelSnapshot, dir: String, svg: String?, json: Bool, kernelAfter: KernelSnapshot? = nil,
-                    options: ReplayOptions, cellsOut: String? = nil) throws {
+                    options: ReplayOptions, cellsOut: String? = nil, traceOut: String? = nil) throws {
     if let svg, !writeFile(svg, "") { throw ValidationError("--svg: cannot write '\(svg)'") }
     guard let p = predict(snapshot: snap, options: options) else { failBadInput(modelUnavailableReason ?? "replay failed") }
     if let path = cellsOut {
         do { try SnapshotIO.writeFile(path, p.cellsAfter.map { $0 & 0xF }) } catch { throw ValidationError("--cells-out: \(error)") }
     }
+    if let traceOut, !writeFile(traceOut, p.trace ?? "") { throw ValidationError("--trace-out: cannot write '\(traceOut)'") }
     if let svg {
         let pic = SnapshotPicture.picture(before: snap, prediction: p, kernelAfter: kernelAfter, title: "mmlab replay of \(dir)",
                                           subtitle: ["kernel \(snap.meta?.kernelRelease ?? "?"), \(snap.meta?.timeUTC ?? "?"), \(snap.pfnCount) PFNs"])
