@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <string.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 __thread void *mm_sched_ctx;
 __thread int mm_plain_depth;
@@ -49,4 +53,28 @@ uint64_t mm_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MM_TSAN 1
+#endif
+#endif
+
+void mm_copy_page(void *dst, const void *src) {
+#if defined(__x86_64__) && !defined(MM_TSAN)
+    __m128i *d = (__m128i *)dst;
+    const __m128i *s = (const __m128i *)src;
+    for (int i = 0; i < 4096 / 16; i += 4) {
+        __m128i a = _mm_load_si128(s + i), b = _mm_load_si128(s + i + 1);
+        __m128i c = _mm_load_si128(s + i + 2), e = _mm_load_si128(s + i + 3);
+        _mm_stream_si128(d + i, a);
+        _mm_stream_si128(d + i + 1, b);
+        _mm_stream_si128(d + i + 2, c);
+        _mm_stream_si128(d + i + 3, e);
+    }
+    _mm_sfence();
+#else
+    memcpy(dst, src, 4096);
+#endif
 }

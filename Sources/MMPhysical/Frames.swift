@@ -40,8 +40,19 @@ public struct FrameStore: @unchecked Sendable {
         frame(pfn).initializeMemory(as: UInt8.self, repeating: 0, count: mode.bytesPerFrame)
     }
 
-    /// Copies a frame (Linux: copy_highpage / folio_copy).
+    /// Copies a frame (Linux: copy_highpage / folio_copy). A full frame is copied with
+    /// streaming stores (mm_copy_page: the destination is not read into the cache first).
     @inline(__always) public func copy(from src: PFN, to dst: PFN) {
+        if mode == .full {
+            mm_copy_page(frame(dst), frame(src))
+        } else {
+            frame(dst).copyMemory(from: frame(src), byteCount: mode.bytesPerFrame)
+        }
+    }
+
+    /// A plain memcpy of a frame: the benchmarks' baseline (BENCHMARKS.md), the same
+    /// bytes copied the ordinary way.
+    public func memcpy(from src: PFN, to dst: PFN) {
         frame(dst).copyMemory(from: frame(src), byteCount: mode.bytesPerFrame)
     }
 

@@ -137,7 +137,7 @@ struct Bench: ParsableCommand {
     func sameFramesMemcpyNs(_ m: Machine, _ pairs: [(PFN, PFN)]) -> Double {
         guard !pairs.isEmpty else { return .infinity }
         let t0 = mm_now_ns()
-        for (src, dst) in pairs { m.phys.frames.copy(from: src, to: dst) }
+        for (src, dst) in pairs { m.phys.frames.memcpy(from: src, to: dst) }
         return Double(mm_now_ns() - t0) / Double(pairs.count)
     }
 

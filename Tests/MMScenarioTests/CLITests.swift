@@ -351,6 +351,8 @@ private let seedRaceArgs = ["explore", CLI.example("seed-race"), "--strategy", "
             (["compact", "--snapshot", "/nonexistent", "--pcp-decay", "nan"], ["--pcp-decay", "nan"]),
             (["compact", "--snapshot", "/nonexistent", "--pcp-cpu", "off", "--pcp-decay", "2"], ["--pcp-decay", "--pcp-cpu"]),
             (["snapshot", "/nonexistent", "--read", "--cells-out", "/tmp/x"], ["--cells-out", "--replay"]),
+            (["compact", "--snapshot", "/nonexistent", "--trace-out", "/nonexistent/dir/trace.txt"], ["--trace-out", "cannot write"]),
+            (["kernel", "compact", "--pcp-lists", "huge"], ["--pcp-lists", "'huge'", "'small' and 'tuned'"]),
         ]
         for c in cases {
             let r = try CLI.run(c.args)

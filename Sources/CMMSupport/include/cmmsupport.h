@@ -32,4 +32,11 @@ void mm_unmap(void *p, size_t bytes);
 uint64_t mm_rss_bytes(void);
 /// Monotonic clock in nanoseconds.
 uint64_t mm_now_ns(void);
+
+/// Copies one 4 KiB page between 16-byte-aligned frames. On x86-64 with streaming
+/// (non-temporal) stores and a closing sfence, so the copy is complete and visible before
+/// the caller releases the lock it holds: the destination is not read into the cache
+/// first, which costs a plain memcpy about a quarter of its time on frames that are not
+/// cached. Elsewhere, and under ThreadSanitizer (which sees memcpy), a memcpy.
+void mm_copy_page(void *dst, const void *src);
 #endif
