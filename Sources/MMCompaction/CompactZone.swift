@@ -240,6 +240,7 @@ public enum Compaction {
     static func migrate(_ cc: CompactControl) -> (failed: Int, outOfMemory: Bool) {
         // The list stays in cc while it migrates: the free scanner sizes its batch by it.
         let list = cc.migratepages
+        let batchPages = cc.nrMigratePages
         defer {
             cc.migratepages.removeAll(keepingCapacity: true)
             cc.nrMigratePages = 0
@@ -249,7 +250,8 @@ public enum Compaction {
                                          mode: cc.mode, reason: .compaction, context: .kernel)
         cc.pagesMigrated += r.pagesSucceeded
         cc.pagesFailed += r.pagesFailed
-        cc.trace?.record(.migratepages(migrated: r.pagesSucceeded, failed: r.pagesFailed))
+        // Linux's tracepoint counts every page of the batch not migrated, tried or not.
+        cc.trace?.record(.migratepages(migrated: r.pagesSucceeded, failed: batchPages - r.pagesSucceeded))
         cc.pcp?.sourcePagesFreed(r.pagesSucceeded, phys: cc.machine.phys)
         return (r.notMigrated, r.outOfMemory)
     }

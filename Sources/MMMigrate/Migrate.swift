@@ -73,7 +73,7 @@ public struct MigrationResult: Sendable {
     /// Base pages migrated (Linux: nr_succeeded, pgmigrate_success).
     public var pagesSucceeded: Int = 0
     /// Base pages not migrated (Linux: nr_failed_pages, pgmigrate_fail); a split folio's
-    /// pages are not counted.
+    /// pages are not counted, nor folios left untried on the list after -ENOMEM.
     public var pagesFailed: Int = 0
     /// Large folios split after -ENOMEM (Linux: nr_split).
     public var splitFolios: Int = 0
@@ -166,6 +166,9 @@ public struct Migrator: Sendable {
         let main = runPasses(pages, allocate: allocate, release: release, context: context, mode: mode,
                              maxPasses: Self.maxPasses, split: &split, into: &result)
         var rcuOpen = main.rcuOpen
+        // Linux counts a folio it never tried, left on the list after -ENOMEM, as not
+        // migrated but not among the failed pages (pgmigrate_fail).
+        var notTried = Set(main.notTried)
         result.passes = main.passes
         result.outOfMemory = main.outOfMemory
         let splitPages = split.pages
@@ -175,6 +178,7 @@ public struct Migrator: Sendable {
             let r2 = runPasses(splitPages, allocate: allocate, release: release, context: context, mode: .async,
                                maxPasses: 1, split: &none, into: &result)
             rcuOpen += r2.rcuOpen
+            notTried.formUnion(r2.notTried)
             result.outOfMemory = result.outOfMemory || r2.outOfMemory
         }
         let vm = machine.vmstat
@@ -189,7 +193,7 @@ public struct Migrator: Sendable {
                 result.pagesSucceeded += nr
             case .failed:
                 result.notMigrated += 1
-                result.pagesFailed += nr
+                if !notTried.contains(pfn) { result.pagesFailed += nr }
                 phys.putback(pfn)
             }
         }
@@ -223,6 +227,8 @@ public struct Migrator: Sendable {
         var passes = 0
         var outOfMemory = false
         var rcuOpen = 0
+        /// Folios left untried on the list when -ENOMEM stopped the pass.
+        var notTried: [PFN] = []
     }
 
     /// The pass loop of migrate_pages (Linux: migrate_pages_batch) over `list` in `mode`.
@@ -292,6 +298,7 @@ public struct Migrator: Sendable {
                 for pfn in batch {
                     if outOfMemory {
                         result.outcomes[pfn] = .failed(.ENOMEM)
+                        done.notTried.append(pfn)
                         continue
                     }
                     switch m.unmapStage(pfn, allocate: allocate, release: release, force: force, mode: mode,
@@ -309,7 +316,9 @@ public struct Migrator: Sendable {
                 }
             }
             if outOfMemory {
+                // Linux: the pass's -EAGAIN folios count as failed pages, the untried ones not.
                 for p in retry[i...] { result.outcomes[p] = .failed(.ENOMEM) }
+                done.notTried += retry[i...]
                 for p in next { result.outcomes[p] = .failed(.ENOMEM) }
                 next = []
             }

@@ -83,7 +83,9 @@ import Glibc
         #expect(mig.migratePagesSyscall(target: "A", from: [0], to: [1]) == .error(.ENOMEM))
         let k = mig.migrateKernel(target: "A", address: page(0), node: 1)
         #expect(k.errno == .ENOMEM)
-        #expect(m.vmstat[.pgmigrateFail] == fail + 7)
+        // One page per call met -ENOMEM; the pages after it were never tried, and Linux
+        // does not count those in pgmigrate_fail.
+        #expect(m.vmstat[.pgmigrateFail] == fail + 4)
         #expect(try (0..<3).map { try frame(m, a, page($0)) } == before)
         for i in 0..<3 { #expect(try m.userRead(a.mm, page(i)).intact) }
         #expect(Checker.check(m).isEmpty, "\(describe(Checker.check(m)))")

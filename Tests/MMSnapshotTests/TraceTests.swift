@@ -35,7 +35,9 @@ import MMSpace
                 #expect(l.hasPrefix("mm_compaction_begin: zone_start=0x") || l.hasPrefix("mm_compaction_end: zone_start=0x"), "\(l)")
             }
         }
-        #expect(migrated == p.pagesMigrated && failed == p.pagesFailed)
+        // The tracepoint's nr_failed is the batch less the migrated pages, folios left
+        // untried after -ENOMEM included; pages_failed (pgmigrate_fail) leaves those out.
+        #expect(migrated == p.pagesMigrated && failed >= p.pagesFailed)
         #expect(freeScanned == p.freeScanned && migrateScanned == p.migrateScanned)
         for z in p.zones {
             let end = "mm_compaction_end: zone_start=0x\(String(z.startPFN, radix: 16)) migrate_pfn=0x\(String(z.migratePFN, radix: 16)) free_pfn=0x\(String(z.freePFN, radix: 16))"
