@@ -184,9 +184,10 @@ public struct Migrator: Sendable {
         let vm = machine.vmstat
         // In the caller's order, not the dictionary's (whose order changes with the
         // per-process hash seed): putback order decides LRU order, so replays depend on it.
-        for pfn in pages where !split.heads.contains(pfn) {
+        // (The empty checks spare a hash per page on the usual all-order-0 list.)
+        for pfn in pages where split.heads.isEmpty || !split.heads.contains(pfn) {
             guard let o = result.outcomes[pfn] else { continue }
-            let nr = nrOf[pfn] ?? 1
+            let nr = nrOf.isEmpty ? 1 : nrOf[pfn] ?? 1
             switch o {
             case .migrated, .freed:
                 result.succeeded += 1
