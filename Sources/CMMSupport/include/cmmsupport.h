@@ -36,7 +36,8 @@ uint64_t mm_now_ns(void);
 /// Copies one 4 KiB page between 16-byte-aligned frames. On x86-64 with streaming
 /// (non-temporal) stores and a closing sfence, so the copy is complete and visible before
 /// the caller releases the lock it holds: the destination is not read into the cache
-/// first, which costs a plain memcpy about a quarter of its time on frames that are not
-/// cached. Elsewhere, and under ThreadSanitizer (which sees memcpy), a memcpy.
+/// first, which costs a plain memcpy about a fifth of its time on frames that are not
+/// cached (BENCHMARKS.md: ~0.78 against ~0.95–1.1 µs per page). Elsewhere, and under
+/// ThreadSanitizer (which sees memcpy), a memcpy.
 void mm_copy_page(void *dst, const void *src);
 #endif
