@@ -49,7 +49,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "MMSyncTests", dependencies: ["MMSync"]),
-        .testTarget(name: "MMPhysicalTests", dependencies: ["MMPhysical", "MMSync"]),
+        .testTarget(name: "MMPhysicalTests", dependencies: ["MMPhysical", "MMSync", "CMMSupport"]),
         .testTarget(name: "MMSpaceTests", dependencies: ["MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMMigrateTests", dependencies: ["MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),
         .testTarget(name: "MMCompactionTests", dependencies: ["MMCompaction", "MMHotplug", "MMScenario", "MMExplore", "MMMigrate", "MMSpace", "MMCheck", "MMPhysical", "MMSync"]),

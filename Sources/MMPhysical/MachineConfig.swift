@@ -46,8 +46,10 @@ public struct MachineConfig: Sendable, Equatable {
     /// PFN ranges with no memory behind them (a replayed snapshot's holes): never
     /// handed to the buddy allocator, never allocated, never scanned as free.
     public var holes: [Range<Int>]
-    /// Pre-fault the frame storage at boot (MAP_POPULATE): benchmarks then measure the
-    /// model, not the host's first-touch page faults. Off by default: boot stays fast.
+    /// Pre-fault the frame and descriptor storage at boot, on huge host pages where the
+    /// host allows (mm_map_anon): benchmarks then measure the model, not the host's
+    /// first-touch faults and TLB misses. Off by default: boot stays fast and a sparse
+    /// machine costs only what it touches.
     public var populate = false
 
     /// Limits of the model.

@@ -111,10 +111,11 @@ public struct PageDescriptors: @unchecked Sendable {
     /// Maps zero-filled storage for `count` descriptors. Zero is the valid initial state
     /// of every field (Atomic<T> has T's layout), so no per-page initialisation runs:
     /// booting a machine of millions of frames costs only what the kernel touches lazily.
-    init?(count: Int) {
+    /// `populate` pre-faults it on huge host pages instead (MachineConfig.populate).
+    init?(count: Int, populate: Bool = false) {
         self.count = count
         let b = count * Self.bytesPerPage + 64 * 8
-        guard let p = mm_map_anon(b, 0) else { return nil }
+        guard let p = mm_map_anon(b, populate ? 1 : 0) else { return nil }
         raw = p
         rawBytes = b
         var off = 0

@@ -41,7 +41,7 @@ public final class PhysicalMemory: @unchecked Sendable {
         precondition(config.problem == nil, config.problem ?? "")
         if let p = layout?.problem(config) { preconditionFailure("boot layout: " + p) }
         self.config = config
-        guard let d = PageDescriptors(count: config.totalPages),
+        guard let d = PageDescriptors(count: config.totalPages, populate: config.populate),
               let f = FrameStore(frames: config.totalPages, mode: config.content, populate: config.populate)
         else { fatalError("cannot map storage for \(config.totalPages) frames") }
         pages = d

@@ -23,10 +23,15 @@ int mm_pin_to_cpu(int cpu);
 /// Lets the calling thread run on every CPU again.
 int mm_unpin(void);
 
-/// Anonymous private mapping of `bytes`, zero-filled; `populate` pre-faults it.
+/// Anonymous private mapping of `bytes`, zero-filled. `populate` pre-faults it, backed
+/// by transparent huge pages where the host allows (MADV_HUGEPAGE): a timed machine's
+/// frames and descriptors then cost the host one TLB entry per 2 MiB, as the kernel's
+/// direct map does for the memory it migrates (BENCHMARKS.md, "Huge host pages").
 /// Returns NULL on failure.
 void *mm_map_anon(size_t bytes, int populate);
 void mm_unmap(void *p, size_t bytes);
+/// How many 4 KiB pages of the mapping [p, p + bytes) are resident (mincore); 0 on error.
+size_t mm_resident_pages(void *p, size_t bytes);
 
 /// Resident set size of this process in bytes (from /proc/self/statm), or 0.
 uint64_t mm_rss_bytes(void);
