@@ -81,7 +81,7 @@ uint64_t mm_now_ns(void) {
 #endif
 #endif
 
-void mm_copy_page(void *dst, const void *src) {
+void mm_copy_page_unfenced(void *dst, const void *src) {
 #if defined(__x86_64__) && !defined(MM_TSAN)
     __m128i *d = (__m128i *)dst;
     const __m128i *s = (const __m128i *)src;
@@ -93,8 +93,18 @@ void mm_copy_page(void *dst, const void *src) {
         _mm_stream_si128(d + i + 2, c);
         _mm_stream_si128(d + i + 3, e);
     }
-    _mm_sfence();
 #else
     memcpy(dst, src, 4096);
 #endif
+}
+
+void mm_store_fence(void) {
+#if defined(__x86_64__) && !defined(MM_TSAN)
+    _mm_sfence();
+#endif
+}
+
+void mm_copy_page(void *dst, const void *src) {
+    mm_copy_page_unfenced(dst, src);
+    mm_store_fence();
 }

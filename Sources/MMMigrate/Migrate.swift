@@ -310,7 +310,7 @@ public struct Migrator: Sendable {
                         record(pfn, rc)
                     }
                 }
-                for j in inFlight.indices { m.copyStage(&inFlight[j]) }
+                m.copyBatch(&inFlight)
                 for f in inFlight {
                     if f.pin?.policy == .seedV2 { rcuOpen += 1 }
                     record(f.old, m.remapStage(f, release: release))
@@ -419,6 +419,29 @@ public struct Migrator: Sendable {
         }
     }
 
+    /// copyStage for a whole batch (Linux: migrate_pages_batch's move loop): the frames
+    /// of the anonymous pages that pass the reference check are copied back to back and
+    /// fenced once, then each page's descriptor moves. Every page stays locked and
+    /// unmapped throughout, so no one sees a frame between its copy and its move.
+    func copyBatch(_ batch: inout [InFlight]) {
+        let pages = machine.phys.pages, frames = machine.phys.frames
+        for j in batch.indices {
+            let f = batch[j]
+            if let file = f.file {
+                batch[j].rc = moveFileFolio(f.old, f.new, file)
+            } else if pages.isMapped(f.old) || pages.refcount(f.old) != 1 {
+                batch[j].rc = .failed(.EAGAIN)
+            } else {
+                frames.copyUnfenced(from: f.old, to: f.new)
+                batch[j].rc = .migrated(to: f.new)
+            }
+        }
+        frames.fence()
+        for f in batch where f.file == nil {
+            if case .migrated = f.rc { moveDescriptor(f.old, f.new) }
+        }
+    }
+
     /// Remap, unpin, unlock, then free the old frame or undo (Linux: the rest of
     /// migrate_folio_move, or migrate_folio_undo_src/dst).
     func remapStage(_ f: InFlight, release: ((PFN) -> Void)?) -> PageOutcome {
@@ -455,8 +478,13 @@ public struct Migrator: Sendable {
     /// Linux: move_to_new_page → migrate_folio: contents, flags, mapping and index move
     /// to the new frame; the old one forgets its mapping.
     private func moveToNewPage(_ old: PFN, _ new: PFN) {
-        let phys = machine.phys, pages = phys.pages
-        phys.frames.copy(from: old, to: new)
+        machine.phys.frames.copy(from: old, to: new)
+        moveDescriptor(old, new)
+    }
+
+    /// The descriptor half of moveToNewPage: flags, mapping and index.
+    private func moveDescriptor(_ old: PFN, _ new: PFN) {
+        let pages = machine.phys.pages
         pages.setFlags(new, pages.flags(old) & PageFlag.migrateCopyMask)
         pages.setIndex(new, pages.index(old))
         pages.setMapping(new, pages.mapping(old))

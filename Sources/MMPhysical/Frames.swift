@@ -50,6 +50,21 @@ public struct FrameStore: @unchecked Sendable {
         }
     }
 
+    /// `copy` without the store fence, for a batch of copies that `fence()` closes
+    /// before any of them is published (stamp mode: the plain copy, no fence needed).
+    @inline(__always) public func copyUnfenced(from src: PFN, to dst: PFN) {
+        if mode == .full {
+            mm_copy_page_unfenced(frame(dst), frame(src))
+        } else {
+            frame(dst).copyMemory(from: frame(src), byteCount: mode.bytesPerFrame)
+        }
+    }
+
+    /// Makes every `copyUnfenced` so far complete before any later store.
+    @inline(__always) public func fence() {
+        if mode == .full { mm_store_fence() }
+    }
+
     /// A plain memcpy of a frame: the benchmarks' baseline (BENCHMARKS.md), the same
     /// bytes copied the ordinary way.
     public func memcpy(from src: PFN, to dst: PFN) {

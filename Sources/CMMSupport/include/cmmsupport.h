@@ -45,4 +45,10 @@ uint64_t mm_now_ns(void);
 /// cached (BENCHMARKS.md: ~0.78 against ~0.95–1.1 µs per page). Elsewhere, and under
 /// ThreadSanitizer (which sees memcpy), a memcpy.
 void mm_copy_page(void *dst, const void *src);
+/// mm_copy_page without its closing fence: a batch of copies (Migrator.copyBatch) is
+/// followed by one mm_store_fence before any copied frame is published.
+void mm_copy_page_unfenced(void *dst, const void *src);
+/// Orders every earlier streaming store before any later store (sfence; nothing where
+/// mm_copy_page is a memcpy).
+void mm_store_fence(void);
 #endif
