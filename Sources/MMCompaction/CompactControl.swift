@@ -132,7 +132,16 @@ public final class CompactControl {
         self.migratetype = migratetype
         self.wholeZone = wholeZone
         self.ignoreSkipHint = ignoreSkipHint
-        self.migrator = migrator ?? Migrator(machine)
+        self.migrator = migrator ?? Self.defaultMigrator(machine)
+    }
+
+    /// Compaction's engine when the caller gives none: Linux 6.3+ migrates a list as
+    /// batches (migrate_pages_batch, NR_MAX_BATCHED_MIGRATION = 512 folios), so a
+    /// compaction list of at most `clusterMax` pages is unmapped, copied and remapped as one.
+    static func defaultMigrator(_ machine: Machine) -> Migrator {
+        var m = Migrator(machine)
+        m.batchSize = Migrator.maxBatch
+        return m
     }
 
     /// The result record of this run, with `status`.

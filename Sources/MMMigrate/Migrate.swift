@@ -132,6 +132,8 @@ public struct Migrator: Sendable {
     /// Pages unmapped together before any is copied (Linux: NR_MAX_BATCHED_MIGRATION is
     /// 512). 1 = page-at-a-time.
     public var batchSize = 1
+    /// Linux: NR_MAX_BATCHED_MIGRATION.
+    public static let maxBatch = 512
 
     /// How move_pages / migrate_pages hold the owner's mmap_lock (`policy syscall_lock=`).
     public var syscallLock = SyscallLock.isolate
