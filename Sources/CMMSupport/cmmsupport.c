@@ -39,7 +39,11 @@ void *mm_map_anon(size_t bytes, int populate) {
         // are hints: with THP off the mapping stays 4 KiB; before Linux 5.14 (no
         // MADV_POPULATE_WRITE) one write per page faults it in.
         (void)madvise(p, bytes, MADV_HUGEPAGE);
-        if (madvise(p, bytes, MADV_POPULATE_WRITE) != 0) {
+        int populated = 0;
+#ifdef MADV_POPULATE_WRITE
+        populated = madvise(p, bytes, MADV_POPULATE_WRITE) == 0;
+#endif
+        if (!populated) {
             for (size_t o = 0; o < bytes; o += 4096) ((volatile char *)p)[o] = 0;
         }
     }
