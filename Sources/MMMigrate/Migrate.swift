@@ -409,16 +409,7 @@ public struct Migrator: Sendable {
 
     /// The reference check and the copy (Linux: migrate_folio_move → move_to_new_folio).
     func copyStage(_ f: inout InFlight) {
-        let pages = machine.phys.pages
-        if let file = f.file {
-            f.rc = moveFileFolio(f.old, f.new, file)
-        } else if pages.isMapped(f.old) || pages.refcount(f.old) != 1 {
-            // Linux: folio_migrate_mapping's refcount check — someone else holds it.
-            f.rc = .failed(.EAGAIN)
-        } else {
-            moveToNewPage(f.old, f.new)
-            f.rc = .migrated(to: f.new)
-        }
+        if anonymousCopyDue(&f) { moveToNewPage(f.old, f.new) }
     }
 
     /// copyStage for a whole batch (Linux: migrate_pages_batch's move loop): the frames
@@ -426,22 +417,32 @@ public struct Migrator: Sendable {
     /// fenced once, then each page's descriptor moves. Every page stays locked and
     /// unmapped throughout, so no one sees a frame between its copy and its move.
     func copyBatch(_ batch: inout [InFlight]) {
-        let pages = machine.phys.pages, frames = machine.phys.frames
-        for j in batch.indices {
-            let f = batch[j]
-            if let file = f.file {
-                batch[j].rc = moveFileFolio(f.old, f.new, file)
-            } else if pages.isMapped(f.old) || pages.refcount(f.old) != 1 {
-                batch[j].rc = .failed(.EAGAIN)
-            } else {
-                frames.copyUnfenced(from: f.old, to: f.new)
-                batch[j].rc = .migrated(to: f.new)
-            }
+        let frames = machine.phys.frames
+        for j in batch.indices where anonymousCopyDue(&batch[j]) {
+            frames.copyUnfenced(from: batch[j].old, to: batch[j].new)
         }
         frames.fence()
         for f in batch where f.file == nil {
             if case .migrated = f.rc { moveDescriptor(f.old, f.new) }
         }
+    }
+
+    /// The decision both copy paths share. A page-cache folio is migrated here whole
+    /// (moveFileFolio); an anonymous page that someone else still holds fails -EAGAIN
+    /// (Linux: folio_migrate_mapping's refcount check). True: an anonymous page whose
+    /// frame and descriptor the caller must now move (`f.rc` already says migrated).
+    private func anonymousCopyDue(_ f: inout InFlight) -> Bool {
+        let pages = machine.phys.pages
+        if let file = f.file {
+            f.rc = moveFileFolio(f.old, f.new, file)
+            return false
+        }
+        guard !pages.isMapped(f.old), pages.refcount(f.old) == 1 else {
+            f.rc = .failed(.EAGAIN)
+            return false
+        }
+        f.rc = .migrated(to: f.new)
+        return true
     }
 
     /// Remap, unpin, unlock, then free the old frame or undo (Linux: the rest of
